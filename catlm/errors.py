@@ -52,6 +52,8 @@ class CatlmError(Exception):
         lines += _excerpt(source, self.span)
         if self.related is not None:
             lines.append(f"{self.related}: note: the other side is here")
+            if self.span is not None and self.related.file == self.span.file:
+                lines += _excerpt(source, self.related)
         if self.hint:
             lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)

@@ -72,6 +72,7 @@ class TypedDiagram:
 def typecheck(diagram: Diagram, *, dom: Ty | None = None, cod: Ty | None = None,
               name: str | None = None, span: Span | None = None) -> TypedDiagram:
     """Check ``diagram`` (against a declared ``dom -> cod`` when given) or raise ``WiringError``."""
+    diagram = Diagram.of(diagram)
     for node in diagram.graph:
         _check_ports(diagram, node)
     if not nx.is_directed_acyclic_graph(diagram.graph):

@@ -296,6 +296,8 @@ class Diagram:
     # equality up to isomorphism of port graphs
 
     def __eq__(self, other: object) -> bool:
+        if isinstance(other, _Composable):
+            other = Diagram.of(other)
         if not isinstance(other, Diagram):
             return NotImplemented
         if (self.dom, self.cod) != (other.dom, other.cod) or len(self.graph) != len(other.graph):

@@ -4,8 +4,11 @@
 sub-expression gets a domain and a codomain slot; composition equates neighbouring slots, a tensor
 splits its slots among its factors, and each structural map relates its own two slots (``copy``:
 cod = dom^n). The constraints are propagated to a fixed point, in both directions, so
-``copy >> (f @ g)`` learns the object of ``copy`` from ``f``. What stays unknown is reported
-with the expression's span and the explicit spelling to use.
+``copy >> (f @ g)`` learns the object of ``copy`` from ``f``. A slot holds a tuple of objects and
+object variables (unification, as in Hindley–Milner, over products of known length). When the
+constraints alone leave the width of a structural map open, it is taken to be one wire (two for
+``swap``) and propagation resumes; what stays unknown is reported with the expression's span and
+the explicit spelling to use.
 
 >>> from catlm.core.types import Finite, Ty
 >>> from catlm.core.diagram import Box, Diagram
@@ -22,12 +25,61 @@ import difflib
 from dataclasses import dataclass, field
 
 from catlm.core.diagram import Diagram, copy, delete, swap
-from catlm.core.types import I, Ty
+from catlm.core.types import Ob, Ty
 from catlm.elaborate.objects import object_type
 from catlm.elaborate.walk import fold
 from catlm.errors import Span, SpecError, WiringError
 from catlm.syntax import ast
 from catlm.syntax.format import format_expr
+
+
+class Var:
+    """An object not known yet; bound at most once, by reference (union-find)."""
+
+    __slots__ = ("ref",)
+
+    def __init__(self) -> None:
+        self.ref: "Var | Ob | None" = None
+
+
+Slot = tuple  # of Ob | Var
+
+
+class _Clash(Exception):
+    """Two different known objects were equated."""
+
+
+def _find(t):
+    while isinstance(t, Var) and t.ref is not None:
+        t = t.ref
+    return t
+
+
+def _merge(a, b) -> bool:
+    a, b = _find(a), _find(b)
+    if a is b:
+        return False
+    if isinstance(a, Var) or isinstance(b, Var):
+        var, value = (a, b) if isinstance(a, Var) else (b, a)
+        var.ref = value
+        return True
+    if a != b:
+        raise _Clash
+    return False
+
+
+def _show(slot: Slot | None) -> str:
+    if slot is None:
+        return "?"
+    return " @ ".join(getattr(_find(t), "name", "?") for t in slot) or "I"
+
+
+def _clashes(x: Slot | None, y: Slot | None) -> bool:
+    if x is None or y is None:
+        return False
+    pairs = [(_find(a), _find(b)) for a, b in zip(x, y)]
+    return len(x) != len(y) or any(not isinstance(a, Var) and not isinstance(b, Var) and a != b
+                                   for a, b in pairs)
 
 
 @dataclass(eq=False)
@@ -37,10 +89,11 @@ class _Node:
     kind: str
     expr: ast.Expr
     children: list["_Node"] = field(default_factory=list)
-    dom: Ty | None = None
-    cod: Ty | None = None
+    dom: Slot | None = None
+    cod: Slot | None = None
     n: int = 2                 # copies made by a copy
     split: int | None = None   # where a swap's domain splits, once known
+    origin: dict = field(default_factory=dict)  # side -> the node that filled it (None: declared)
 
     @property
     def span(self) -> Span | None:
@@ -60,22 +113,30 @@ class Inference:
         self.nodes: list[_Node] = fold(self.root, lambda n: n.children,
                                        lambda n, subs: [x for s in subs for x in s] + [n])
 
-    def seed(self, dom: Ty | None, cod: Ty | None) -> None:
+    def seed(self, dom: Ty | Slot | None, cod: Ty | Slot | None) -> None:
         if dom is not None:
-            _unify(self.root, "dom", dom, None)
+            _unify(self.root, "dom", _slot(dom), None)
         if cod is not None:
-            _unify(self.root, "cod", cod, None)
+            _unify(self.root, "cod", _slot(cod), None)
 
     def propagate(self) -> None:
-        changed = True
-        while changed:
-            changed = any([_RULES[n.kind](n) for n in self.nodes])
+        while True:
+            changed = True
+            while changed:
+                changed = any([_RULES[n.kind](n) for n in self.nodes])
+            open_width = [n for n in self.nodes if n.kind in _DEFAULT_WIDTH and n.dom is None]
+            if not open_width:
+                return
+            node = open_width[0]  # the context leaves its width open: one wire (swap: two)
+            _unify(node, "dom", tuple(Var() for _ in range(_DEFAULT_WIDTH[node.kind])), node)
 
     def diagram(self) -> Diagram:
         for node in self.nodes:
-            if node.dom is None or node.cod is None:
+            resolved = [_resolve(node.dom), _resolve(node.cod)]
+            if None in resolved:
                 raise SpecError(f"cannot infer the objects of `{node.text}` here", node.span,
                                 hint=_explicit_hint(node))
+            node.dom, node.cod = resolved
         return fold(self.root, lambda n: n.children, self._build)
 
     def _build(self, node: _Node, parts: list[Diagram]) -> Diagram:
@@ -92,7 +153,7 @@ class Inference:
         if expr.name not in self.kernels:
             raise _unknown_kernel(expr, self.kernels, self.objects)
         d = self.kernels[expr.name]
-        return _Node("name", expr, dom=d.dom, cod=d.cod)
+        return _Node("name", expr, dom=_slot(d.dom), cod=_slot(d.cod))
 
     def _seq(self, expr, kids: list[_Node]) -> _Node:
         first, second = (kids[1], kids[0]) if isinstance(expr, ast.Compose) else kids
@@ -101,8 +162,8 @@ class Inference:
     def _par(self, expr: ast.Tensor, kids: list[_Node]) -> _Node:
         return _Node("par", expr, _flatten("par", kids[0]) + _flatten("par", kids[1]))
 
-    def _ty(self, ob: ast.ObExpr | None) -> Ty | None:
-        return None if ob is None else object_type(ob, self.objects)
+    def _ty(self, ob: ast.ObExpr | None) -> Slot | None:
+        return None if ob is None else _slot(object_type(ob, self.objects))
 
     def _id(self, expr: ast.Identity, kids) -> _Node:
         ty = self._ty(expr.ob)
@@ -113,10 +174,10 @@ class Inference:
         if not 0 <= n <= 64:
             raise SpecError(f"copy[..., {n}]: the number of copies must be 0 to 64", expr.span)
         ty = self._ty(expr.ob)
-        return _Node("copy", expr, dom=ty, cod=None if ty is None else ty ** n, n=n)
+        return _Node("copy", expr, dom=ty, cod=None if ty is None else ty * n, n=n)
 
     def _delete(self, expr: ast.DeleteExpr, kids) -> _Node:
-        return _Node("del", expr, dom=self._ty(expr.ob), cod=I)
+        return _Node("del", expr, dom=self._ty(expr.ob), cod=())
 
     def _swap(self, expr: ast.SwapExpr, kids) -> _Node:
         if (expr.left is None) != (expr.right is None):
@@ -124,7 +185,7 @@ class Inference:
         if expr.left is None:
             return _Node("swap", expr)
         a, b = self._ty(expr.left), self._ty(expr.right)
-        return _Node("swap", expr, dom=a @ b, cod=b @ a, split=len(a))
+        return _Node("swap", expr, dom=a + b, cod=b + a, split=len(a))
 
 
 _LEAVES = {ast.Name: Inference._name, ast.Then: Inference._seq, ast.Compose: Inference._seq,
@@ -156,17 +217,30 @@ def infer_parallel(exprs: list[ast.Expr], kernels: dict[str, Diagram],
 
 # --- propagation rules: each returns whether it filled a slot -------------------------------------
 
-def _unify(node: _Node, side: str, ty: Ty, other: _Node | None) -> bool:
+def _unify(node: _Node, side: str, slot: Slot, other: _Node | None) -> bool:
+    """Fill a slot, or equate it with ``slot``; ``other`` is where the value comes from."""
     current = getattr(node, side)
     if current is None:
-        setattr(node, side, ty)
+        setattr(node, side, slot)
+        node.origin[side] = other
         return True
-    if current != ty:
-        where = f"`{other.text}` gives {ty}" if other else f"the declaration gives {ty}"
-        raise WiringError(f"type mismatch at `{node.text}`: its {_SIDE[side]} is {current} but {where}",
-                          node.span, related=other.span if other else None,
-                          hint="the codomain of each step must equal the domain of the next")
-    return False
+    try:
+        if len(current) != len(slot):
+            raise _Clash
+        return any([_merge(a, b) for a, b in zip(current, slot)])
+    except _Clash:
+        first = node.origin.get(side, node)
+        raise WiringError(
+            f"type mismatch at `{node.text}`: {_who(first, node)} makes its {_SIDE[side]} "
+            f"{_show(current)}, but {_who(other, node)} makes it {_show(slot)}", node.span,
+            related=next((n.span for n in (other, first) if n is not None and n is not node), None),
+            hint="the codomain of each step must equal the domain of the next") from None
+
+
+def _who(source: _Node | None, node: _Node) -> str:
+    if source is None:
+        return "the declared type"
+    return "its own definition" if source is node else f"`{source.text}`"
 
 
 _SIDE = {"dom": "domain", "cod": "codomain"}
@@ -176,9 +250,10 @@ def _seq_rule(node: _Node) -> bool:
     kids, changed = node.children, False
     changed |= _link(node, "dom", kids[0], "dom") | _link(node, "cod", kids[-1], "cod")
     for a, b in zip(kids, kids[1:]):
-        if a.cod is not None and b.dom is not None and a.cod != b.dom:
-            raise WiringError(f"cannot compose `{a.text}` : {a.dom} -> {a.cod} with `{b.text}` : "
-                              f"{b.dom} -> {b.cod}: {a.cod} is not {b.dom}", b.span, related=a.span,
+        if _clashes(a.cod, b.dom):
+            raise WiringError(f"cannot compose `{a.text}` : {_show(a.dom)} -> {_show(a.cod)} with "
+                              f"`{b.text}` : {_show(b.dom)} -> {_show(b.cod)}: {_show(a.cod)} is not "
+                              f"{_show(b.dom)}", b.span, related=a.span,
                               hint="the codomain of the first must equal the domain of the second")
         changed |= _link(a, "cod", b, "dom")
     return changed
@@ -190,9 +265,7 @@ def _link(a: _Node, side_a: str, b: _Node, side_b: str) -> bool:
         return _unify(b, side_b, x, a)
     if y is not None and x is None:
         return _unify(a, side_a, y, b)
-    if x is not None and x != y:
-        _unify(b, side_b, x, a)
-    return False
+    return x is not None and _unify(b, side_b, x, a)
 
 
 def _par_rule(node: _Node) -> bool:
@@ -203,29 +276,25 @@ def _split(node: _Node, side: str) -> bool:
     parts = [getattr(c, side) for c in node.children]
     unknown = [i for i, p in enumerate(parts) if p is None]
     if not unknown:
-        return _unify(node, side, _concat(parts), None) if getattr(node, side) is None else \
-            _check_concat(node, side, parts)
+        return _unify(node, side, _concat(parts), node.children[0]) if getattr(node, side) is None \
+            else _check_concat(node, side, parts)
     whole = getattr(node, side)
     if whole is None or len(unknown) > 1:
         return False
     i = unknown[0]
     before, after = sum(len(p) for p in parts[:i]), sum(len(p) for p in parts[i + 1:])
     if before + after > len(whole):
-        raise WiringError(f"`{node.text}` needs more than the {len(whole)} wires of {whole} "
+        raise WiringError(f"`{node.text}` needs more than the {len(whole)} wires of {_show(whole)} "
                           f"in its {_SIDE[side]}", node.span)
     return _unify(node.children[i], side, whole[before:len(whole) - after], node)
 
 
-def _check_concat(node: _Node, side: str, parts: list[Ty]) -> bool:
-    _unify(node, side, _concat(parts), None)
-    return False
+def _check_concat(node: _Node, side: str, parts: list[Slot]) -> bool:
+    return _unify(node, side, _concat(parts), node.children[0])
 
 
-def _concat(parts: list[Ty]) -> Ty:
-    out = I
-    for p in parts:
-        out = out @ p
-    return out
+def _concat(parts: list[Slot]) -> Slot:
+    return tuple(t for p in parts for t in p)
 
 
 def _id_rule(node: _Node) -> bool:
@@ -234,14 +303,10 @@ def _id_rule(node: _Node) -> bool:
 
 def _copy_rule(node: _Node) -> bool:
     if node.dom is not None:
-        return _unify(node, "cod", node.dom ** node.n, None)
+        return _unify(node, "cod", node.dom * node.n, node)
     if node.cod is None or node.n == 0 or len(node.cod) % node.n:
         return False
-    one = node.cod[:len(node.cod) // node.n]
-    if one ** node.n != node.cod:
-        raise WiringError(f"`{node.text}` cannot produce {node.cod}: it is not {node.n} copies "
-                          f"of one object", node.span)
-    return _unify(node, "dom", one, None)
+    return _unify(node, "dom", node.cod[:len(node.cod) // node.n], node)
 
 
 def _swap_rule(node: _Node) -> bool:
@@ -249,10 +314,11 @@ def _swap_rule(node: _Node) -> bool:
     if known is None or node.split is not None:
         return False
     if len(known) != 2:
-        raise SpecError(f"cannot tell which wires `swap` exchanges in {known}", node.span,
+        raise SpecError(f"cannot tell which wires `swap` exchanges in {_show(known)}", node.span,
                         hint="write swap[A, B] with the two objects")
     node.split = 1
-    return _unify(node, "dom", known, None) | _unify(node, "cod", Ty(known[1], known[0]), None)
+    dom = known if node.dom is not None else (known[1], known[0])
+    return _unify(node, "dom", dom, node) | _unify(node, "cod", (dom[1], dom[0]), node)
 
 
 _RULES = {"seq": _seq_rule, "par": _par_rule, "name": lambda n: False, "id": _id_rule,
@@ -278,6 +344,20 @@ _BUILD = {
     "del": lambda node, parts: delete(node.dom),
     "swap": lambda node, parts: swap(node.dom[:node.split], node.dom[node.split:]),
 }
+
+
+_DEFAULT_WIDTH = {"copy": 1, "del": 1, "id": 1, "swap": 2}
+
+
+def _slot(ty: Ty | Slot) -> Slot:
+    return tuple(ty.objects) if isinstance(ty, Ty) else ty
+
+
+def _resolve(slot: Slot | None) -> Ty | None:
+    if slot is None:
+        return None
+    terms = [_find(t) for t in slot]
+    return None if any(isinstance(t, Var) for t in terms) else Ty(*terms)
 
 
 def _children(expr: ast.Expr) -> tuple:

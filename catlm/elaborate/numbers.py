@@ -63,7 +63,13 @@ def _binop(node: ast.BinOp, args, params) -> Exact:
         raise SpecError("division by zero in a literal", node.span)
     if node.op == "^":
         return _power(node, left, right)
-    return _simplify(OPERATORS[node.op](_lift(left, right), _lift(right, left)))
+    if node.op == "/" and not isinstance(left, sympy.Basic):
+        left = Fraction(left)  # int / int is a float in Python; a literal stays exact
+    return _simplify(_integral(OPERATORS[node.op](_lift(left, right), _lift(right, left))))
+
+
+def _integral(x: Exact) -> Exact:
+    return int(x) if isinstance(x, Fraction) and x.denominator == 1 else x
 
 
 def _power(node: ast.BinOp, base: Exact, exponent: Exact) -> Exact:

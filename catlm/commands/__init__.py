@@ -1,0 +1,1 @@
+"""The subcommands of the ``catlm`` console script, one module each (see ``catlm.cli``)."""
