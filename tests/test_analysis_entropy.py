@@ -1,0 +1,207 @@
+"""Categorical entropy, categorical MI and Thm 5.1 against closed forms and independent oracles."""
+from __future__ import annotations
+
+import math
+from fractions import Fraction as F
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy.stats import entropy as scipy_entropy
+
+from catlm.analysis import (categorical_entropy, conditional_entropy, mutual_information,
+                            nll_decomposition)
+from catlm.analysis.divergences import DIVERGENCES
+from catlm.errors import KernelError, SpecError
+
+SEEDS = st.integers(0, 2 ** 32 - 1)
+ORDERS = [0.0, 0.5, 1.0, 2.0, 3.0]
+
+
+def random_kernel(rng, n, m, sparsity=0.3):
+    K = rng.dirichlet(np.full(m, 0.7), size=n)
+    K[rng.random((n, m)) < sparsity] = 0.0
+    K[np.arange(n), rng.integers(0, m, n)] += 0.1
+    return K / K.sum(axis=1, keepdims=True)
+
+
+def random_fraction_kernel(rng, n, m):
+    weights = rng.integers(0, 5, size=(n, m))
+    weights[np.arange(n), rng.integers(0, m, n)] += 1
+    return np.array([[F(int(w), int(row.sum())) for w in row] for row in weights], dtype=object)
+
+
+def options(name, alpha):
+    return {"alpha": alpha} if name == "renyi" else {}
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=SEEDS, name=st.sampled_from(sorted(DIVERGENCES)), alpha=st.sampled_from(ORDERS))
+def test_closed_forms_equal_the_definition(seed, name, alpha):
+    """H_D(k)(x) = D(Δ∘k ‖ (k⊗k)∘Δ) built literally on Y⊗Y, for every divergence."""
+    K = random_kernel(np.random.default_rng(seed), 4, 6)
+    closed = categorical_entropy(K, name, reduce="pointwise", method="closed", **options(name, alpha))
+    literal = categorical_entropy(K, name, reduce="pointwise", method="definition",
+                                  **options(name, alpha))
+    np.testing.assert_allclose(closed.astype(float), literal.astype(float), rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS)
+def test_kl_entropy_is_shannon(seed):
+    K = random_kernel(np.random.default_rng(seed), 5, 7)
+    expected = [scipy_entropy(row) for row in K]
+    got = categorical_entropy(K, "kl", reduce="pointwise", method="definition")
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
+    bits = categorical_entropy(K, "kl", reduce="pointwise", base=2)
+    np.testing.assert_allclose(bits, [scipy_entropy(row, base=2) for row in K], rtol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS)
+def test_tv_entropy_is_gini_simpson_exactly(seed):
+    K = random_fraction_kernel(np.random.default_rng(seed), 4, 5)
+    gini = [1 - sum(p * p for p in row) for row in K]
+    for method in ("closed", "definition"):
+        got = categorical_entropy(K, "tv", reduce="pointwise", method=method)
+        assert list(got) == gini and all(isinstance(v, F) for v in got)
+    assert categorical_entropy(K, "tv") == sum(gini) / len(gini)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS)
+def test_chi2_entropy_is_support_size_minus_one_exactly(seed):
+    K = random_fraction_kernel(np.random.default_rng(seed), 4, 5)
+    got = categorical_entropy(K, "chi2", reduce="pointwise", method="definition")
+    assert list(got) == [sum(1 for p in row if p > 0) - 1 for row in K]
+    assert all(isinstance(v, F) for v in got)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS, alpha=st.sampled_from([0.0, 0.3, 0.5, 1.5, 2.0, 2.5, 4.0]))
+def test_renyi_entropy_is_renyi_of_order_two_minus_alpha(seed, alpha):
+    K = random_kernel(np.random.default_rng(seed), 4, 6)
+    order = 2 - alpha   # Rényi entropy of order a: log(Σ p^a) / (1 − a)
+    expected = [math.log(np.sum(row[row > 0] ** order)) / (1 - order) if order != 1
+                else scipy_entropy(row) for row in K]
+    got = categorical_entropy(K, "renyi", reduce="pointwise", method="definition", alpha=alpha)
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_renyi_order_two_is_hartley():
+    K = np.array([[0.7, 0.3, 0.0], [0.2, 0.2, 0.6]])
+    got = categorical_entropy(K, "renyi", reduce="pointwise", alpha=2)
+    np.testing.assert_allclose(got, [math.log(2), math.log(3)])
+
+
+@pytest.mark.parametrize("name", sorted(DIVERGENCES))
+@pytest.mark.parametrize("method", ["closed", "definition"])
+def test_deterministic_kernels_have_zero_entropy(name, method):
+    K = np.eye(4)[[2, 0, 3, 3, 1]]
+    got = categorical_entropy(K, name, reduce="pointwise", method=method, **options(name, 2.0))
+    np.testing.assert_allclose(got.astype(float), 0.0, atol=1e-15)
+
+
+def test_reductions_and_input_axes():
+    K = np.array([[[1.0, 0.0], [0.5, 0.5]], [[0.25, 0.75], [1.0, 0.0]]])  # X1 ⊗ X2 -> Y
+    pointwise = categorical_entropy(K, "tv", reduce="pointwise")
+    np.testing.assert_allclose(pointwise, [[0.0, 0.5], [0.375, 0.0]])
+    law = np.array([[0.1, 0.2], [0.3, 0.4]])
+    assert categorical_entropy(K, "tv", law) == pytest.approx(0.2 * 0.5 + 0.3 * 0.375)
+    assert categorical_entropy(K, "tv", reduce="sup") == pytest.approx(0.5)
+    assert categorical_entropy(K, "tv", [[0.5, 0], [0.5, 0]], reduce="sup") == pytest.approx(0.375)
+    state_on_product = np.full((2, 2), 0.25)               # I -> Y1 ⊗ Y2, codomain flattened
+    assert categorical_entropy(state_on_product, "kl", n_inputs=0) == pytest.approx(math.log(4))
+
+
+def test_average_kl_entropy_is_conditional_shannon_entropy():
+    """Prop. 4.2: H̄_KL(k; p_H) = H(W | H) on the joint diag(p_H) K."""
+    rng = np.random.default_rng(0)
+    K, law = random_kernel(rng, 6, 5), rng.dirichlet(np.ones(6))
+    joint = law[:, None] * K
+    expected = scipy_entropy(joint.ravel()) - scipy_entropy(law)
+    assert categorical_entropy(K, "kl", law) == pytest.approx(expected, rel=1e-12)
+    assert conditional_entropy(joint) == pytest.approx(expected, rel=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS)
+def test_kl_mutual_information_is_shannon(seed):
+    joint = np.random.default_rng(seed).dirichlet(np.ones(12)).reshape(3, 4)
+    shannon_mi = (scipy_entropy(joint.sum(1)) + scipy_entropy(joint.sum(0))
+                  - scipy_entropy(joint.ravel()))
+    assert mutual_information(joint) == pytest.approx(shannon_mi, rel=1e-9, abs=1e-14)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=SEEDS, name=st.sampled_from(["kl", "tv", "chi2", "hellinger", "renyi"]),
+       alpha=st.sampled_from([0.5, 2.0, 3.0]))
+def test_mutual_information_obeys_the_dpi(seed, name, alpha):
+    """I_D((id ⊗ h) ∘ p) <= I_D(p) for a random kernel h : Y -> Z."""
+    rng = np.random.default_rng(seed)
+    joint = rng.dirichlet(np.ones(15)).reshape(3, 5)
+    h = random_kernel(rng, 5, 4)
+    opts = options(name, alpha)
+    assert mutual_information(joint @ h, name, **opts) <= mutual_information(joint, name, **opts) + 1e-12
+
+
+def test_independent_joint_has_zero_information_for_every_divergence():
+    joint = np.outer([0.2, 0.8], [0.1, 0.3, 0.6])
+    for name in DIVERGENCES:
+        assert mutual_information(joint, name, **options(name, 2.0)) == pytest.approx(0, abs=1e-12)
+
+
+def test_against_dit():
+    dit = pytest.importorskip("dit", reason="the optional test oracle dit is not installed")
+    from dit.multivariate import coinformation
+    from dit.shannon import conditional_entropy as dit_ce
+    rng = np.random.default_rng(3)
+    joint = rng.dirichlet(np.ones(3 * 2 * 3)).reshape(3, 2, 3)
+    outcomes = [f"{a}{b}{c}" for a in range(3) for b in range(2) for c in range(3)]
+    d = dit.Distribution(outcomes, joint.ravel().tolist())
+    assert mutual_information(joint, n_left=1, base=2) == pytest.approx(
+        coinformation(d, [[0], [1, 2]]), rel=1e-9)
+    assert conditional_entropy(joint, n_given=2, base=2) == pytest.approx(
+        dit_ce(d, [2], [0, 1]), rel=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=SEEDS)
+def test_nll_equals_kl_plus_entropy(seed):
+    """Thm 5.1 for any model kernel Q, to machine precision."""
+    rng = np.random.default_rng(seed)
+    law, P, Q = rng.dirichlet(np.ones(5)), random_kernel(rng, 5, 6), random_kernel(rng, 5, 6, 0.0)
+    nll = nll_decomposition(law, P, Q)
+    assert abs(nll.cross_entropy - nll.kl - nll.entropy) < 1e-13
+    cross = -sum(law[x] * P[x, w] * math.log(Q[x, w]) for x in range(5) for w in range(6) if P[x, w] > 0)
+    assert nll.cross_entropy == pytest.approx(cross, rel=1e-12)
+
+
+def test_tabular_minimiser_is_the_data_kernel_almost_surely():
+    rng = np.random.default_rng(1)
+    law = np.array([0.5, 0.5, 0.0])
+    P = random_kernel(rng, 3, 4)
+    at_data = nll_decomposition(law, P, P)
+    assert at_data.kl == 0 and at_data.cross_entropy == pytest.approx(at_data.entropy)
+    for _ in range(50):
+        Q = random_kernel(rng, 3, 4, 0.0)
+        assert nll_decomposition(law, P, Q).cross_entropy > at_data.cross_entropy
+    Q_off_support = P.copy()
+    Q_off_support[2] = [1.0, 0.0, 0.0, 0.0]            # a context of zero law is unconstrained
+    assert nll_decomposition(law, P, Q_off_support) == at_data
+    assert nll_decomposition(law, P, np.eye(4)[[0, 0, 0]]).kl == math.inf
+
+
+def test_invalid_kernels_name_the_row():
+    with pytest.raises(KernelError, match="row 1 of kernel sums to 0.9"):
+        categorical_entropy([[0.5, 0.5], [0.4, 0.5]])
+    with pytest.raises(KernelError, match="row 0 of kernel has a negative entry"):
+        categorical_entropy([[1.5, -0.5]])
+    with pytest.raises(KernelError, match="row 0 of kernel contains NaN"):
+        categorical_entropy([[np.nan, 1.0]])
+    with pytest.raises(KernelError, match="context law"):
+        nll_decomposition([0.5, 0.6], np.eye(2), np.eye(2))
+    with pytest.raises(SpecError, match="choose from mean, pointwise, sup"):
+        categorical_entropy(np.eye(2), reduce="median")
+    with pytest.raises(SpecError, match="choose from closed, definition"):
+        categorical_entropy(np.eye(2), method="guess")

@@ -1,0 +1,172 @@
+"""Information surplus (§4.1): chain rule, bounds, encoder comparisons, v1 difference form."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings, strategies as st
+
+from catlm.analysis import conditional_entropy, information_surplus, k_step_kernel
+from catlm.errors import KernelError, SpecError
+
+SEEDS = st.integers(0, 2 ** 32 - 1)
+
+
+def random_kernel(rng, n, m, sparsity=0.3):
+    K = rng.dirichlet(np.full(m, 0.7), size=n)
+    K[rng.random((n, m)) < sparsity] = 0.0
+    K[np.arange(n), rng.integers(0, m, n)] += 0.1
+    return K / K.sum(axis=1, keepdims=True)
+
+
+def order_two_source(rng, V):
+    """Contexts are pairs (a, b) with index a*V + b; the successor of (a, b) after w is (b, w)."""
+    P = random_kernel(rng, V * V, V)
+    successor = np.array([[(x % V) * V + w for w in range(V)] for x in range(V * V)])
+    return P, successor
+
+
+def explicit_k_step(P, successor, K):
+    """P^(K) by enumerating every path (independent of the vectorised construction)."""
+    n, V = P.shape
+    out = np.zeros((n,) + (V,) * K)
+    for x in range(n):
+        for path in itertools.product(range(V), repeat=K):
+            prob, state = 1.0, x
+            for w in path:
+                prob, state = prob * P[state, w], successor[state, w]
+            out[(x,) + path] = prob
+    return out
+
+
+def conditional_mi_oracle(joint):
+    """I(H; W_2..W_K | W_1) from a dense joint (m, V, ..., V) by entropies of marginals."""
+    joint = joint.reshape(joint.shape[0], joint.shape[1], -1)
+    H = lambda p: -np.sum(p[p > 0] * np.log(p[p > 0]))
+    return H(joint.sum(2)) + H(joint.sum(0)) - H(joint) - H(joint.sum((0, 2)))
+
+
+def test_k_step_kernel_enumerates_paths():
+    rng = np.random.default_rng(0)
+    P, successor = order_two_source(rng, 3)
+    np.testing.assert_allclose(k_step_kernel(P, successor, 3), explicit_k_step(P, successor, 3),
+                               atol=1e-15)
+    np.testing.assert_allclose(k_step_kernel(P, successor, 3).reshape(9, -1).sum(1), 1.0)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, K=st.sampled_from([2, 3]))
+def test_chain_rule_and_bounds(seed, K):
+    rng = np.random.default_rng(seed)
+    V = 3
+    P, successor = order_two_source(rng, V)
+    law = rng.dirichlet(np.ones(V * V))
+    PK = k_step_kernel(P, successor, K)
+    encoder = rng.integers(0, 4, V * V)
+    s = information_surplus(law, PK, encoder)
+    assert s.value == pytest.approx(s.mi_block - s.mi_first, abs=1e-12)       # chain rule (A18 4.1)
+    joint = np.eye(encoder.max() + 1)[encoder].T @ (law[:, None] * PK.reshape(V * V, -1))
+    assert s.value == pytest.approx(conditional_mi_oracle(joint.reshape((-1,) + (V,) * K)), abs=1e-12)
+    block = joint.sum(0).reshape(V, -1)
+    assert s.upper_bound == pytest.approx(conditional_entropy(block), abs=1e-12)
+    assert -1e-12 <= s.value <= s.upper_bound + 1e-12 <= (K - 1) * math.log(V) + 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS)
+def test_injective_encoder_is_maximal_and_coarsening_lowers_surplus(seed):
+    rng = np.random.default_rng(seed)
+    P, successor = order_two_source(rng, 3)
+    law, PK = rng.dirichlet(np.ones(9)), k_step_kernel(P, successor, 3)
+    injective = information_surplus(law, PK, np.arange(9)).value
+    fine = rng.integers(0, 5, 9)
+    coarse = rng.integers(0, 2, 5)[fine]                    # a function of the fine labels
+    s_fine, s_coarse = (information_surplus(law, PK, e).value for e in (fine, coarse))
+    assert s_coarse <= s_fine + 1e-12 <= injective + 2e-12
+    assert information_surplus(law, PK, np.zeros(9, dtype=int)).value == pytest.approx(0, abs=1e-13)
+
+
+def test_order_two_source_needs_only_the_last_token_of_the_context():
+    """Given W_1, the future of an order-2 source depends on the context only through its last
+    token, so that encoder attains the injective surplus exactly; the first token does not."""
+    rng = np.random.default_rng(5)
+    P, successor = order_two_source(rng, 3)
+    law, PK = rng.dirichlet(np.ones(9)), k_step_kernel(P, successor, 3)
+    contexts = np.arange(9)
+    injective = information_surplus(law, PK, contexts).value
+    assert information_surplus(law, PK, contexts % 3).value == pytest.approx(injective, abs=1e-12)
+    assert information_surplus(law, PK, contexts // 3).value < injective - 1e-3
+
+
+def test_order_one_source_has_no_surplus_for_any_encoder():
+    rng = np.random.default_rng(2)
+    P = random_kernel(rng, 4, 4)
+    successor = np.tile(np.arange(4), (4, 1))               # the context is the last token
+    PK, law = k_step_kernel(P, successor, 3), rng.dirichlet(np.ones(4))
+    for encoder in (np.arange(4), np.array([0, 0, 1, 1]), np.array([0, 1, 0, 2])):
+        assert information_surplus(law, PK, encoder).value == pytest.approx(0, abs=1e-13)
+
+
+def test_collapsing_contexts_by_next_token_law_lowers_surplus_but_need_not_zero_it():
+    """PAPER §6 item 4 says the surplus vanishes for such an encoder; what holds is weaker.
+    Contexts 0 and 1 share a next-token law but continue differently; context 2 has another law
+    and, after token 0, a third continuation. States 3, 4, 5 repeat tokens 0, 1, 2 forever."""
+    P = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0],
+                  [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    successor = np.array([[3, 4, 5], [4, 3, 5], [5, 5, 5],
+                          [3, 3, 5], [4, 4, 5], [5, 5, 5]])
+    law = np.array([0.3, 0.3, 0.4, 0.0, 0.0, 0.0])
+    PK = k_step_kernel(P, successor, 2)
+    injective = information_surplus(law, PK, np.arange(6)).value
+    collapsed = information_surplus(law, PK, np.array([0, 0, 1, 2, 3, 4])).value
+    h = -np.sum(np.array([3, 3, 8]) / 14 * np.log(np.array([3, 3, 8]) / 14))  # H(W_2 | W_1 = 0)
+    # injective: W_2 is a function of (H, W_1); W_1 = 0 has mass 0.7, W_1 = 1 mass 0.3 (1 bit)
+    assert injective == pytest.approx(0.7 * h + 0.3 * math.log(2), abs=1e-13)
+    # collapsed: given W_1 = 0 the merged state leaves a fair coin over tokens 0 and 1
+    assert collapsed == pytest.approx(0.7 * (h - 3 / 7 * math.log(2)), abs=1e-13)
+    assert 0 < collapsed < injective
+    fully_collapsed = information_surplus(law, PK, np.array([0, 0, 0, 1, 2, 3])).value
+    assert fully_collapsed == pytest.approx(0, abs=1e-13)     # one state: nothing to tell
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS, name=st.sampled_from(["kl", "tv", "chi2", "hellinger", "renyi", "js"]))
+def test_difference_form_is_nonnegative_for_dpi_divergences(seed, name):
+    """v1 Eq. 4.1: I_D(H; W_{1:K}) >= I_D(H; W_1), the DPI for the projection onto W_1."""
+    rng = np.random.default_rng(seed)
+    P, successor = order_two_source(rng, 3)
+    law, PK = rng.dirichlet(np.ones(9)), k_step_kernel(P, successor, 2)
+    opts = {"alpha": 2.0} if name == "renyi" else {}
+    s = information_surplus(law, PK, rng.integers(0, 3, 9), form="difference", divergence=name, **opts)
+    assert s.value >= -1e-12
+
+
+def test_flat_and_sparse_kernels_agree_with_the_axis_layout():
+    rng = np.random.default_rng(4)
+    P, successor = order_two_source(rng, 3)
+    law, PK = rng.dirichlet(np.ones(9)), k_step_kernel(P, successor, 3)
+    encoder = rng.integers(0, 3, 9)
+    reference = information_surplus(law, PK, encoder)
+    flat = information_surplus(law, PK.reshape(9, -1), encoder, steps=3)
+    sparse = information_surplus(law, sp.csr_matrix(PK.reshape(9, -1)), np.eye(3)[encoder], steps=3)
+    for other in (flat, sparse):
+        assert other.value == pytest.approx(reference.value, abs=1e-13)
+        assert other.upper_bound == pytest.approx(reference.upper_bound, abs=1e-13)
+    assert information_surplus(law, PK, encoder, base=2).value == pytest.approx(
+        reference.value / math.log(2))
+
+
+def test_bad_inputs_raise_catlm_errors():
+    P, successor = np.array([[0.5, 0.5], [1.0, 0.0]]), np.array([[0, -1], [0, 1]])
+    with pytest.raises(KernelError, match="successor -1 is not a context"):
+        k_step_kernel(P, successor, 2)
+    PK = k_step_kernel(P, [[0, 1], [0, 1]], 2)
+    with pytest.raises(SpecError, match="needs divergence='kl'"):
+        information_surplus([0.5, 0.5], PK, [0, 1], divergence="tv")
+    with pytest.raises(KernelError, match="context law"):
+        information_surplus([0.5, 0.6], PK, np.array([0, 1]))
+    with pytest.raises(KernelError, match="encoder"):
+        information_surplus([0.5, 0.5], PK, np.array([0, 1, 2]))
