@@ -257,9 +257,8 @@ class KernelType:
 class KernelDecl:
     """``kernel name [: dom -> cod] [deterministic] [= body]``.
 
-    ``body`` is a literal (``ListLit`` or a lone ``NumExpr`` for a kernel I -> fin 1 or scalar
-    entries), an ``Implementation``, or a diagram ``Expr``; None for a parameter kernel. At least
-    one of ``type`` and ``body`` is present.
+    ``body`` is a literal (always a bracketed ``ListLit``), an ``Implementation``, or a diagram
+    ``Expr``; None for a parameter kernel. At least one of ``type`` and ``body`` is present.
     """
     name: str
     type: KernelType | None
