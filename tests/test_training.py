@@ -1,0 +1,191 @@
+"""Training: schedule, loss going down, checkpoints (safetensors + JSON) and exact resumption."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs torch (pip install catlm[torch])")
+
+from safetensors.torch import load_file  # noqa: E402
+
+from catlm.data.tokenizers import CharTokenizer, tokenizer_from_json  # noqa: E402
+from catlm.errors import SpecError  # noqa: E402
+from catlm.models.checkpoint import latest_checkpoint, load_checkpoint, restore  # noqa: E402
+from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
+from catlm.models.training import TrainConfig, lr_at, train  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = GPTConfig(vocab=12, context=16, layers=1, heads=2, dim=16, dropout=0.1, chunk=5)
+CONFIG = TrainConfig(steps=16, batch=4, block=8, lr=1e-2, min_lr=1e-3, warmup=3, eval_interval=4,
+                     eval_iters=2, seed=3, val_fraction=0.2, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tokens(n: int = 600) -> torch.Tensor:
+    """A noisy cycle over 12 symbols: learnable but not trivial."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.arange(n) % 12
+    noise = torch.randint(0, 12, (n,), generator=g)
+    return torch.where(torch.rand(n, generator=g) < 0.1, noise, base)
+
+
+def fresh_model(seed: int = 0) -> GPT:
+    torch.manual_seed(seed)
+    return GPT(MODEL)
+
+
+def params(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def test_schedule_warmup_then_cosine():
+    c = TrainConfig(steps=100, lr=1.0, min_lr=0.1, warmup=10)
+    assert lr_at(0, c) == pytest.approx(1 / 11) and lr_at(9, c) == pytest.approx(10 / 11)
+    assert lr_at(10, c) == pytest.approx(1.0)
+    assert lr_at(55, c) == pytest.approx(0.55)  # halfway through the cosine: the mean of lr and min_lr
+    assert lr_at(100, c) == lr_at(500, c) == 0.1
+    longer = replace(c, decay_steps=190)
+    assert lr_at(100, longer) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))
+
+
+def test_training_lowers_the_loss_and_writes_artefacts(tmp_path):
+    model = fresh_model()
+    config = replace(CONFIG, steps=60, eval_interval=20)
+    tok = CharTokenizer("abcdefghijkl")
+    summary = train(model, tokens(), config, out_dir=tmp_path, progress=False, tokenizer=tok,
+                    meta={"spec": "kernel gen = emb >> bb >> head"})
+    first, last = summary.history[0], summary.history[-1]
+    assert summary.steps == 60 and [h["step"] for h in summary.history] == [0, 20, 40, 60]
+    assert first["val"] == pytest.approx(math.log(12), abs=0.1)  # the initial model is near uniform
+    assert last["val"] < summary.history[1]["val"] < first["val"]
+    assert summary.val_loss == last["val"] and summary.tokens_per_s > 0
+    assert Path(summary.plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert Path(summary.checkpoint) == latest_checkpoint(tmp_path)
+
+
+def test_checkpoint_is_safetensors_and_json_only(tmp_path):
+    model = fresh_model()
+    tok = CharTokenizer("abcdefghijkl")
+    train(model, tokens(), CONFIG, out_dir=tmp_path, progress=False, tokenizer=tok, meta={"spec": "x"})
+    path = latest_checkpoint(tmp_path)
+    assert sorted(p.name for p in path.iterdir()) == ["model.safetensors", "optimizer.safetensors",
+                                                      "state.json"]
+    state = json.loads((path / "state.json").read_text())
+    assert state["step"] == 16 and state["model_config"] == MODEL.to_dict()
+    assert state["train_config"]["seed"] == 3 and state["meta"] == {"spec": "x"}
+    assert tokenizer_from_json(state["tokenizer"]) == tok
+    assert all(isinstance(b, int) for b in state["rng"]["data"] + state["rng"]["torch"])
+    stored = load_file(str(path / "model.safetensors"))
+    # the tied table is stored once, under one of its two names
+    assert len({"emb.wte.weight", "head.weight"} & set(stored)) == 1
+    restored = GPT(GPTConfig(**state["model_config"]))
+    restore(load_checkpoint(path), restored, None)
+    assert all(torch.equal(a, b) for a, b in zip(restored.state_dict().values(), model.state_dict().values()))
+    assert restored.head.weight is restored.emb.weight
+
+
+def test_half_run_then_resume_equals_uninterrupted(tmp_path):
+    """N steps at once vs N/2, stop, resume to N: the same parameters, bitwise (dropout on)."""
+    full = fresh_model()
+    a = train(full, tokens(), replace(CONFIG, decay_steps=16), progress=False)
+    half = fresh_model()
+    train(half, tokens(), replace(CONFIG, steps=8, decay_steps=16), out_dir=tmp_path, progress=False)
+    resumed = fresh_model(seed=99)  # different init: everything must come from the checkpoint
+    b = train(resumed, tokens(), replace(CONFIG, decay_steps=16), out_dir=tmp_path, progress=False,
+              resume=True)
+    assert all(torch.equal(x, y) for x, y in zip(params(full).values(), params(resumed).values()))
+    assert a.val_loss == b.val_loss and a.history == b.history
+
+
+def test_resume_refuses_a_different_trajectory(tmp_path):
+    train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
+    with pytest.raises(SpecError, match="batch, lr"):
+        train(fresh_model(), tokens(), replace(CONFIG, lr=0.5, batch=2), out_dir=tmp_path,
+              progress=False, resume=True)
+    with pytest.raises(SpecError, match="decay_steps"):  # extending steps moves the cosine
+        train(fresh_model(), tokens(), replace(CONFIG, steps=8), out_dir=tmp_path, progress=False,
+              resume=True)
+
+
+def test_resume_without_checkpoint_starts_afresh(tmp_path):
+    a, b = fresh_model(), fresh_model()
+    train(a, tokens(), CONFIG, progress=False)
+    train(b, tokens(), CONFIG, out_dir=tmp_path / "new", progress=False, resume=True)
+    assert all(torch.equal(x, y) for x, y in zip(params(a).values(), params(b).values()))
+
+
+def test_a_half_written_checkpoint_is_ignored(tmp_path):
+    train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
+    junk = tmp_path / "checkpoints" / ".tmp-step-00000008-1234"  # a writer killed mid-way
+    junk.mkdir()
+    (junk / "model.safetensors").write_bytes(b"\x00" * 10)
+    assert latest_checkpoint(tmp_path).name == "step-00000004"
+
+
+def test_bad_inputs_raise_catlm_errors():
+    with pytest.raises(SpecError, match="no tokenizer"):
+        train(fresh_model(), "some text", CONFIG, progress=False)
+    with pytest.raises(SpecError, match="fewer than block"):
+        train(fresh_model(), tokens(40), CONFIG, progress=False)
+    with pytest.raises(SpecError, match="dtype 'int8'"):
+        train(fresh_model(), tokens(), replace(CONFIG, dtype="int8"), progress=False)
+
+
+def test_text_with_a_tokenizer_and_float64():
+    text = "abcabcabd" * 40
+    model = GPT(replace(MODEL, vocab=4, dropout=0.0))
+    summary = train(model, text, replace(CONFIG, steps=4, dtype="float64"), progress=False,
+                    tokenizer=CharTokenizer.from_text(text))
+    assert next(model.parameters()).dtype == torch.float64 and math.isfinite(summary.val_loss)
+
+
+KILLED_RUN = textwrap.dedent("""
+    import sys, time, torch
+    sys.path.insert(0, {root!r})
+    sys.path.insert(0, {tests!r})
+    from test_training import CONFIG, fresh_model, tokens
+    from catlm.models.training import train
+    from dataclasses import replace
+    torch.set_num_threads(1)
+    model = fresh_model()
+    loss = model.loss
+    model.loss = lambda x, y: (time.sleep(0.02), loss(x, y))[1]  # slow enough to be killed mid-run
+    train(model, tokens(), replace(CONFIG, steps={steps}, checkpoint_interval=2), out_dir={out!r},
+          progress=False)
+""")
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_equals_uninterrupted(tmp_path):
+    steps = 16
+    script = KILLED_RUN.format(root=str(ROOT), tests=str(ROOT / "tests"), steps=steps, out=str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    while latest_checkpoint(tmp_path) is None and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL
+    killed_at = load_checkpoint(latest_checkpoint(tmp_path)).state["step"]
+    assert 0 < killed_at < steps
+    resumed, full = fresh_model(seed=5), fresh_model()
+    config = replace(CONFIG, steps=steps, checkpoint_interval=2)
+    train(resumed, tokens(), config, out_dir=tmp_path, progress=False, resume=True)
+    train(full, tokens(), config, progress=False)
+    assert all(torch.equal(x, y) for x, y in zip(params(full).values(), params(resumed).values()))
