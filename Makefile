@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/catlm demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/finstoch.py
