@@ -1,0 +1,283 @@
+"""``catlm analyze``: the paper's quantities as a report folder (report.md, PNGs, report.json).
+
+On a ``.cat`` spec (FinStoch, exact numpy): categorical entropies of every finite kernel (KL, TV,
+Rényi-2, χ²; mean over the uniform input law and sup), the mutual information of every joint
+state ``I -> X @ Y``, and for every kernel ``X -> X`` read as a first-order source (µ its
+stationary law) the information surplus by K and the spectrum of M_K. On a checkpoint with
+``--corpus``: the estimators of ``catlm.analysis.estimators`` on the held-out split against the
+order-r n-gram teacher of that split. Sources: PAPER.md §5; Zhang, arXiv 2507.19247.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+HELP = "the paper's quantities of a .cat spec (exact) or a checkpoint on a corpus (estimated), as a report"
+ENTROPIES = (("kl", None), ("tv", None), ("renyi", 2.0), ("chi2", None))
+MAX_STEP_CELLS = 2_000_000   # n · V**K cells of a dense K-step kernel in the spec report
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", help="a .cat file, or a checkpoint (training folder or step-* folder)")
+    parser.add_argument("--params", metavar="P.npz", help="entries of the spec's parameter kernels")
+    parser.add_argument("--subs", nargs="*", default=[], metavar="p=1/3", help="values of declared params")
+    parser.add_argument("--seed", type=int, default=0, help="seed for drawn parameters and baselines")
+    parser.add_argument("--corpus", metavar="PATH|shakespeare", help="text for a checkpoint's analysis")
+    parser.add_argument("--order", type=int, default=2, help="order r of the n-gram teacher (default 2)")
+    parser.add_argument("-k", type=int, default=8, help="eigenfunctions of M_K compared (default 8)")
+    parser.add_argument("--out", metavar="DIR", help="report folder (default reports/analyze/NAME)")
+    parser.add_argument("--json", action="store_true", help="also print report.json to stdout")
+    parser.add_argument("--quick", action="store_true", help="fewer tokens and contexts (seconds)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from catlm.analysis.report import plain, write_report
+    from catlm.errors import SpecError
+    target = Path(args.target)
+    out = Path(args.out or Path("reports") / "analyze" / target.stem)
+    if target.is_file() and target.suffix == ".cat":
+        report = spec_report(args, out)
+    elif target.is_dir():
+        if not args.corpus:
+            raise SpecError("analyzing a checkpoint needs --corpus PATH (or --corpus shakespeare)")
+        report = checkpoint_report(args, out)
+    else:
+        raise SpecError(f"{str(target)!r} is neither a .cat file nor a checkpoint folder",
+                        hint="pass examples/bigram.cat or the --out folder of a training run")
+    write_report(report, out)
+    print(json.dumps(plain(report.data), indent=1) if args.json else f"report written to {out / 'report.md'}")
+    return 0
+
+
+# --- a spec, exactly ------------------------------------------------------------------------------
+
+def compile_finite(args, spec) -> tuple[dict, dict]:
+    """(name -> (rows (|dom|, |cod|), kernel), name -> why skipped) for the spec's kernels."""
+    from catlm.backends.functor import compile
+    from catlm.backends.params import load_npz, parse_subs
+    from catlm.errors import BackendError
+    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs)
+    done, skipped = {}, {}
+    for name, kernel in spec.kernels.items():
+        if not (kernel.dom.is_finite and kernel.cod.is_finite):
+            skipped[name] = f"{kernel.dom} -> {kernel.cod} is not finite (a torch kernel)"
+            continue
+        try:
+            array = compile(kernel, params=params, seed=args.seed, subs=subs)
+        except BackendError as err:
+            skipped[name] = err.message
+            continue
+        done[name] = (array.reshape(math.prod(kernel.dom.shape), -1), kernel)
+    return done, skipped
+
+
+def entropy_rows(compiled: dict) -> list[tuple]:
+    from catlm.analysis.entropy import categorical_entropy
+    rows = []
+    for name, (rows_array, kernel) in compiled.items():
+        values = []
+        for divergence, alpha in ENTROPIES:
+            options = dict(alpha=alpha) if alpha else {}
+            values += [categorical_entropy(rows_array, divergence, **options),
+                       categorical_entropy(rows_array, divergence, reduce="sup", **options)]
+        rows.append((name, f"{kernel.dom} -> {kernel.cod}", *values))
+    return rows
+
+
+def mutual_information_rows(compiled: dict) -> list[tuple]:
+    """I_D(X; rest) of every joint state I -> X @ Y @ ... (split after the first factor)."""
+    from catlm.analysis.entropy import mutual_information
+    rows = []
+    for name, (array, kernel) in compiled.items():
+        if len(kernel.dom) == 0 and len(kernel.cod) >= 2:
+            joint = array.reshape(kernel.cod.shape[0], -1)
+            rows.append((name, str(kernel.cod), *(mutual_information(joint, d) for d in ("kl", "tv", "chi2"))))
+    return rows
+
+
+def stationary_law(P: np.ndarray) -> np.ndarray:
+    """A stationary law µ = µ P: least squares, else the Cesàro mean of the uniform law."""
+    n = len(P)
+    system = np.vstack([P.T - np.eye(n), np.ones(n)])
+    law = np.linalg.lstsq(system, np.r_[np.zeros(n), 1.0], rcond=None)[0]
+    if law.min() < -1e-12 or np.abs(law @ P - law).max() > 1e-10:
+        state, law = np.full(n, 1 / n), np.zeros(n)
+        for _ in range(4096):
+            law, state = law + state / 4096, state @ P
+    law = np.clip(law, 0, None)
+    return law / law.sum()
+
+
+def source_rows(compiled: dict) -> dict:
+    """For each kernel X -> X: µ, the surplus by K (identity encoder) and the M_K spectrum."""
+    from catlm.analysis.spectral import operator_spectrum, similarity_kernel
+    from catlm.analysis.surplus import information_surplus, k_step_kernel
+    found = {}
+    for name, (P, kernel) in compiled.items():
+        if len(kernel.dom) != 1 or kernel.dom != kernel.cod:
+            continue
+        P = P.astype(float)
+        law, V = stationary_law(P), len(P)
+        successor = np.tile(np.arange(V), (V, 1))
+        steps = [K for K in range(1, 5) if V * V ** K <= MAX_STEP_CELLS]
+        surplus = [information_surplus(law, k_step_kernel(P, successor, K), np.arange(V)) for K in steps]
+        support = law > 1e-12
+        spectrum = operator_spectrum(similarity_kernel(P[support], "bhattacharyya"),
+                                     law[support] / law[support].sum()).eigenvalues
+        found[name] = {"law": law, "steps": steps, "surplus": surplus, "mk_spectrum": spectrum}
+    return found
+
+
+def spec_report(args, out: Path):
+    from catlm.analysis import report as rp
+    from catlm.elaborate import load
+    spec = load(args.target)
+    compiled, skipped = compile_finite(args, spec)
+    entropies, mis, sources = entropy_rows(compiled), mutual_information_rows(compiled), source_rows(compiled)
+    header = ("kernel", "type", *(f"{d}{'-2' if a else ''} {r}" for d, a in ENTROPIES for r in ("mean", "sup")))
+    tables = [rp.Table("Categorical entropy H_D(k) (nats; mean over the uniform input law, and sup)",
+                       header, tuple(entropies))]
+    if mis:
+        tables.append(rp.Table("Categorical mutual information of joint states (X ; rest)",
+                               ("kernel", "codomain", "I_KL", "I_TV", "I_chi2"), tuple(mis)))
+    figures = [rp.bar_plot(out, "entropy.png", {r[0]: r[2] for r in entropies}, title="H̄_KL(k), uniform inputs",
+                           ylabel="nats", caption="Mean KL categorical entropy (= Shannon) of each kernel")] \
+        if entropies else []
+    for name, source in sources.items():
+        tables.append(_surplus_table(name, source))
+        figures += _source_figures(out, name, source)
+    summary = (f"Spec `{args.target}`: {len(compiled)} finite kernels analysed exactly (numpy).",
+               *(f"- `{n}` skipped: {why}" for n, why in skipped.items()),
+               "", "The pullback metric g*, its spectrum and principal angles need a linear-softmax "
+               "head on real hidden states: run `catlm analyze CHECKPOINT --corpus ...`.")
+    data = {"target": str(args.target), "skipped": skipped,
+            "entropy": [dict(zip(header, row)) for row in entropies],
+            "mutual_information": [dict(zip(("kernel", "codomain", "kl", "tv", "chi2"), r)) for r in mis],
+            "sources": {n: _source_json(s) for n, s in sources.items()}}
+    return rp.Report(f"catlm analyze: {Path(args.target).name}", summary, tuple(tables), tuple(figures), data)
+
+
+def _surplus_table(name: str, source: dict):
+    from catlm.analysis.report import Table
+    rows = tuple((K, s.mi_first, s.mi_block, s.value, s.upper_bound)
+                 for K, s in zip(source["steps"], source["surplus"]))
+    return Table(f"`{name}` as a first-order source: surplus by K (identity encoder; a first-order "
+                 "source has zero surplus, the future depends on the context only through W_1)",
+                 ("K", "I(H;W_1)", "I(H;W_1:K)", "Surplus_K", "H(W_2:K|W_1)"), rows)
+
+
+def _source_figures(out: Path, name: str, source: dict) -> list:
+    from catlm.analysis.report import line_plot
+    steps = source["steps"]
+    return [line_plot(out, f"surplus_{name}.png",
+                      {"I(H; W_1:K)": (steps, [s.mi_block for s in source["surplus"]]),
+                       "Surplus_K": (steps, [s.value for s in source["surplus"]]),
+                       "bound H(W_2:K | W_1)": (steps, [s.upper_bound for s in source["surplus"]])},
+                      title=f"surplus by K: {name}", xlabel="K", ylabel="nats",
+                      caption=f"Information surplus of `{name}` by K"),
+            line_plot(out, f"mk_spectrum_{name}.png",
+                      {"K_BC": (range(1, len(source["mk_spectrum"]) + 1), source["mk_spectrum"])},
+                      title=f"spectrum of M_K: {name}", xlabel="i", ylabel="λ_i",
+                      caption=f"Eigenvalues of M_K (K_BC, µ stationary) for `{name}`")]
+
+
+def _source_json(source: dict) -> dict:
+    return {"stationary_law": source["law"], "mk_spectrum": source["mk_spectrum"],
+            "surplus": [{"K": K, "value": s.value, "mi_first": s.mi_first, "mi_block": s.mi_block,
+                         "upper_bound": s.upper_bound} for K, s in zip(source["steps"], source["surplus"])]}
+
+
+# --- a checkpoint, estimated ----------------------------------------------------------------------
+
+def checkpoint_report(args, out: Path):
+    from catlm.analysis import estimators as est
+    from catlm.data.corpus import read_text
+    from catlm.data.ngram import NgramSource
+    model, tokenizer, state = est.load_model(args.target)
+    limit = 12_000 if args.quick else 100_000
+    val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
+    teacher = NgramSource.from_sequence(val, args.order, tokenizer.vocab_size, cyclic=True)
+    contexts = 128 if args.quick else 512
+    val = est.read(model, val)    # one forward pass; every estimator reads these hidden states
+    results = {
+        "predictive_entropy": est.predictive_entropy(model, val),
+        "teacher_entropy": teacher.conditional_entropy(),
+        "nll": est.nll_decomposition_vs_teacher(model, val, teacher),
+        "probe": est.conditional_probe(model, val, steps=60 if args.quick else 200, seed=args.seed),
+        "metric": est.metric_spectra(model, val, 64 if args.quick else 256, seed=args.seed),
+        "alignment": {kind: est.spectral_alignment(model, val, teacher, args.k, kernel=kind,
+                                                   n_contexts=contexts, seed=args.seed)
+                      for kind in ("bhattacharyya", "linear")},
+        "surplus": {K: [teacher.surplus(K, teacher.suffix_encoder(j)) for j in range(args.order + 1)]
+                    for K in range(1, 3 if args.quick else 4)},
+    }
+    return _checkpoint_document(args, out, state, len(val.tokens), results)
+
+
+def _checkpoint_document(args, out: Path, state: dict, n_tokens: int, r: dict):
+    from catlm.analysis import report as rp
+    nll, probe, metric = r["nll"], r["probe"], r["metric"]
+    entropy_bars = {"H̄_KL(k_head)": r["predictive_entropy"], "CE vs teacher": nll.cross_entropy,
+                    "KL(teacher‖model)": nll.kl, "observed NLL": nll.observed_nll}
+    summary = (f"Checkpoint `{args.target}` (step {state.get('step')}) on `{args.corpus}`: "
+               f"{n_tokens} held-out tokens; teacher = order-{args.order} plug-in source of that split.",)
+    data = {"target": str(args.target), "corpus": str(args.corpus), "order": args.order,
+            "tokens": n_tokens, "predictive_entropy": r["predictive_entropy"],
+            "teacher_entropy": r["teacher_entropy"], "nll": nll.to_dict(), "probe": probe.to_dict(),
+            "metric": metric.to_dict(), "alignment": {k: a.to_dict() for k, a in r["alignment"].items()},
+            "surplus": {str(K): [s.value for s in ss] for K, ss in r["surplus"].items()}}
+    return rp.Report(f"catlm analyze: {Path(args.target).name}", summary,
+                     _checkpoint_tables(args, r, entropy_bars),
+                     _checkpoint_figures(out, args, r, entropy_bars), data)
+
+
+def _checkpoint_tables(args, r: dict, entropy_bars: dict) -> tuple:
+    from catlm.analysis.report import Table
+    nll, probe = r["nll"], r["probe"]
+    identity = ((f"H(W|C) teacher, order {args.order}", r["teacher_entropy"]),
+                ("max |CE − KL − H| per position", nll.identity_gap), ("positions", nll.positions))
+    alignment = tuple((kind, who, getattr(a, who).mean_angle_deg, getattr(a, who).ky_fan, getattr(a, who).cka)
+                      for kind, a in r["alignment"].items() for who in ("model", "random", "permuted"))
+    surplus = tuple((K, j, s.value, s.mi_block) for K, ss in r["surplus"].items() for j, s in enumerate(ss))
+    return (Table("Entropy and the NLL identity (nats/token, held-out split)", ("quantity", "value"),
+                  tuple(entropy_bars.items()) + identity),
+            Table("Conditional probe", ("quantity", "value"),
+                  (("baseline CE", probe.baseline_ce), ("probe CE", probe.probe_ce), (probe.label, probe.estimate))),
+            Table("Anisotropy of g*(h) ([OPS] means over contexts)", ("summary", "value"),
+                  tuple(r["metric"].anisotropy.items())),
+            Table(f"Spectral alignment with the top-{args.k} eigenfunctions of M_K",
+                  ("kernel", "representation", "mean angle (deg)", "Ky Fan ratio", "CKA"), alignment),
+            Table("Teacher surplus by K (encoder keeps the last j tokens)",
+                  ("K", "j", "Surplus_K", "I(H;W_1:K)"), surplus))
+
+
+def _index(values) -> range:
+    return range(1, len(values) + 1)
+
+
+def _checkpoint_figures(out: Path, args, r: dict, entropy_bars: dict) -> tuple:
+    from catlm.analysis import report as rp
+    metric, bc, steps = r["metric"], r["alignment"]["bhattacharyya"], list(r["surplus"])
+    spectra = {"mean over contexts": (_index(metric.averaged_spectrum), metric.eigenvalues.mean(0)),
+               "averaged metric Ḡ": (_index(metric.averaged_spectrum),
+                                     np.clip(metric.averaged_spectrum, 1e-16, None))}
+    surplus = {f"keep last {j}": (steps, [ss[j].value for ss in r["surplus"].values()])
+               for j in range(args.order + 1)}
+    return (
+        rp.bar_plot(out, "entropy.png", entropy_bars, title="model entropy vs data entropy", ylabel="nats",
+                    reference=(f"H(W|C) order-{args.order} teacher", r["teacher_entropy"]),
+                    caption="Predictive entropy and NLL terms against the teacher's conditional entropy"),
+        rp.line_plot(out, "surplus.png", surplus, title="teacher surplus by K", xlabel="K", ylabel="nats",
+                     caption="Exact surplus of the teacher"),
+        rp.line_plot(out, "metric_spectrum.png", spectra, title="g*(h) spectrum", xlabel="i",
+                     ylabel="λ_i", log=True, caption="Spectrum of the pullback metric"),
+        rp.line_plot(out, "mk_spectrum.png",
+                     {k: (_index(a.eigenvalues[:50]), a.eigenvalues[:50]) for k, a in r["alignment"].items()},
+                     title="spectrum of M_K", xlabel="i", ylabel="λ_i", caption="Top eigenvalues of M_K (teacher)"),
+        rp.grouped_bars(out, "angles.png", {w: getattr(bc, w).angles_deg for w in ("model", "random", "permuted")},
+                        title="principal angles, K_BC", ylabel="degrees",
+                        caption="Principal angles between span{1, h} and the top eigenfunctions, vs baselines"))
