@@ -11,6 +11,9 @@ by enumerating the procedure and checks it against the target kernel:
 * ``rejection``: ``verify``, Leviathan's Algorithm 1 on pre-drawn uniforms;
 * ``chisquare``: ``chi_square_test`` for Monte-Carlo checks of sampling implementations.
 
+The run-time part (torch) is ``runtime`` (``speculative_generate``, ``plain_generate``) and
+``drafters`` (prompt lookup, n-gram, small LM, hidden-state head).
+
 Names load on first use (PEP 562), so importing this package pulls in neither scipy nor torch.
 
 >>> from fractions import Fraction as F
@@ -38,6 +41,13 @@ _EXPORTS = {
                     "catlm.decoding.verifiers"),
     **dict.fromkeys(["verify", "inverse_cdf"], "catlm.decoding.rejection"),
     **dict.fromkeys(["ChiSquare", "chi_square_test"], "catlm.decoding.chisquare"),
+    **dict.fromkeys(["SpecStats", "SpecResult", "speculative_generate", "plain_generate",
+                     "pit_test", "forward_cost_ratio"], "catlm.decoding.runtime"),
+    **dict.fromkeys(["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup",
+                     "NgramDrafter", "LMDrafter", "FeatureHead", "HiddenStateDrafter",
+                     "HeadTraining", "target_samples", "train_feature_head", "save_head",
+                     "load_head", "Loaded", "load_gpt", "truncate_cache"],
+                    "catlm.decoding.drafters"),
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,259 @@
+"""Speculative decoding at run time (torch): KV-cached target, drafters, exact verification, statistics.
+
+One target call per block: the target scores the last committed token and the k <= γ drafts in
+one forward pass with its KV cache, giving the rows ``p_1..p_{k+1}`` (B = 1, (k+1, V)). The block
+is verified by ``catlm.decoding.rejection.verify`` (Leviathan et al. 2023, Algorithm 1, proved
+exact by enumeration in ``catlm.decoding.blocks``) on the *sampling* laws: temperature, top-k and
+top-p applied identically to p and q. Point-mass drafts (prompt lookup) are accepted with
+probability p(x) and rejected to ``norm(p with x removed)``, the deterministic-candidate rule;
+at temperature 0 every law is a point mass, so a draft is accepted iff it is the target's argmax.
+On rejection the target's cache is truncated to the accepted prefix, so keys and values of
+rejected drafts never reach a later call.
+
+Statistics follow vLLM's definitions (SPECDEC.md §3): acceptance rate = accepted / drafted;
+*tokens per call counts the bonus token* (= emitted tokens / target calls, vLLM's mean acceptance
+length, Spec-Bench's MAT, EAGLE's τ); the prefill call is not counted. Each tested draft also adds
+``α_i = Σ_x min(p_i(x), q_i(x))``, the exact probability that it is accepted given its context, so
+the measured acceptance of tested drafts can be compared with its prediction on the same contexts.
+Every emitted token also gets a randomised PIT value ``F(x−1) + v·p(x)``, uniform on [0, 1) and
+independent across tokens iff the tokens follow the target's sampling law (Rosenblatt 1952);
+``pit_test`` is a χ² test of them.
+
+>>> import torch
+>>> from catlm.models.gpt import GPT, GPTConfig
+>>> from catlm.decoding.drafters import PromptLookup, Sampling
+>>> target = GPT(GPTConfig(vocab=8, context=32, layers=1, heads=1, dim=8)).eval()
+>>> prompt = [1, 2, 3, 1, 2]
+>>> spec = speculative_generate(target, PromptLookup(8), 3, prompt, 12, Sampling(0.0))
+>>> plain = plain_generate(target, prompt, 12, Sampling(0.0))
+>>> spec.tokens == plain.tokens, spec.stats.emitted, spec.stats.blocks <= 12
+(True, 12, True)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from catlm.decoding.chisquare import ChiSquare, chi_square_test
+from catlm.decoding.drafters import Draft, DraftContext, Drafter, Sampling, truncate_cache
+from catlm.decoding.rejection import verify
+from catlm.errors import BackendError, SpecError
+
+__all__ = ["SpecStats", "SpecResult", "speculative_generate", "plain_generate", "pit_test",
+           "forward_cost_ratio"]
+
+
+@dataclass
+class SpecStats:
+    """Counts of one run; the derived rates are properties."""
+
+    gamma: int
+    blocks: int = 0              # target calls after the prefill, one per block
+    drafted: int = 0             # drafted tokens
+    accepted: int = 0            # accepted drafts
+    tested: int = 0              # drafts that reached the test (up to the first rejection)
+    predicted: float = 0.0       # Σ α_i over tested drafts
+    emitted: int = 0             # tokens emitted (accepted drafts + corrections + bonus tokens)
+    seconds: float = 0.0         # wall clock of the whole run, prefill included
+    draft_seconds: float = 0.0   # of which spent in the drafter
+    position_drafted: list[int] = field(default_factory=list)   # blocks with >= i drafts
+    position_accepted: list[int] = field(default_factory=list)  # blocks whose i-th draft was accepted
+
+    @property
+    def acceptance_rate(self) -> float:
+        """Accepted / drafted tokens (vLLM's draft acceptance rate)."""
+        return self.accepted / self.drafted if self.drafted else 0.0
+
+    @property
+    def tested_acceptance(self) -> float:
+        """Accepted / tested drafts: the measured counterpart of ``predicted_acceptance``."""
+        return self.accepted / self.tested if self.tested else 0.0
+
+    @property
+    def predicted_acceptance(self) -> float:
+        """Mean of Σ_x min(p_i, q_i) over the tested drafts' contexts."""
+        return self.predicted / self.tested if self.tested else 0.0
+
+    @property
+    def tokens_per_call(self) -> float:
+        """Emitted tokens per target call, the bonus token counted (1 for plain sampling)."""
+        return self.emitted / self.blocks if self.blocks else 0.0
+
+    @property
+    def mean_accepted_length(self) -> float:
+        """vLLM's mean acceptance length 1 + accepted / blocks (bonus counted)."""
+        return 1.0 + self.accepted / self.blocks if self.blocks else 0.0
+
+    @property
+    def per_position_rate(self) -> list[float]:
+        """rate_i = blocks whose i-th draft was accepted / blocks that drafted at least i tokens."""
+        return [a / d if d else 0.0 for a, d in zip(self.position_accepted, self.position_drafted)]
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.emitted / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        derived = ("acceptance_rate", "tested_acceptance", "predicted_acceptance", "tokens_per_call",
+                   "mean_accepted_length", "per_position_rate", "tokens_per_s")
+        return {**{k: v for k, v in vars(self).items()}, **{k: getattr(self, k) for k in derived}}
+
+
+@dataclass(frozen=True)
+class SpecResult:
+    """The prompt, the emitted tokens, their PIT values and the run's statistics."""
+
+    prompt: list[int]
+    tokens: list[int]
+    pit: np.ndarray
+    stats: SpecStats
+    rows: tuple = ()  # with record_rows: (p_i, q_i) float64 (V,) pairs of every tested draft
+
+
+Verifier = Callable[[np.ndarray, np.ndarray, list, np.random.Generator], np.ndarray]
+
+
+class _Target:
+    """The target's KV cache and the hidden state at the position before the last committed token."""
+
+    def __init__(self, model, prompt: list[int]):
+        self.model, self.cache, self.hidden = model, model.new_cache(), None
+        if len(prompt) > 1:
+            h = model.hidden(torch.tensor([prompt[:-1]]), cache=self.cache, start_pos=0)
+            self.hidden = h[0, -1]
+
+    def score(self, fed: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward over the fed tokens: hidden (k+1, d) and logits (k+1, V)."""
+        h = self.model.hidden(torch.tensor([fed]), cache=self.cache, start_pos=self.cache.length)[0]
+        return h, self.model.head(h)
+
+    def commit(self, kept: int, hidden: torch.Tensor) -> None:
+        """Keep the first ``kept`` positions of the cache (the accepted prefix)."""
+        truncate_cache(self.cache, kept)
+        self.hidden = hidden
+
+
+def _check_run(model, prompt: list[int], max_new: int, gamma: int) -> None:
+    if not prompt:
+        raise SpecError("the prompt is empty", hint="give at least one token")
+    if gamma < 0 or max_new < 0:
+        raise SpecError(f"gamma={gamma} and max_new={max_new} must be >= 0")
+    if len(prompt) + max_new > model.context:
+        raise BackendError(f"prompt ({len(prompt)} tokens) + max_new ({max_new}) exceed the model's "
+                           f"context of {model.context}",
+                           hint="shorten the prompt or lower max_new: the KV cache cannot slide")
+
+
+def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: int,
+                         sampling: Sampling = Sampling(), seed: int = 0, verifier: Verifier = verify,
+                         record_rows: bool = False) -> SpecResult:
+    """Emit ``max_new`` tokens after ``prompt`` (token ids) distributed as the target's sampling law.
+
+    ``target`` has ``hidden(idx, cache, start_pos) -> (1, T, d)``, ``head(h) -> logits``,
+    ``new_cache()`` and ``context`` (``catlm.models.GPT``). ``verifier`` defaults to the exact rule.
+    """
+    prompt = [int(t) for t in prompt]
+    _check_run(target, prompt, max_new, gamma)
+    torch_gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
+    stats, tokens, pits, rows = SpecStats(gamma), list(prompt), [], []
+    started = time.perf_counter()
+    drafter.reset()
+    with torch.no_grad():
+        state = _Target(target, prompt)
+        while len(tokens) - len(prompt) < max_new:
+            k = min(gamma, max_new - (len(tokens) - len(prompt)) - 1)  # a block emits <= k + 1
+            draft = _propose(drafter, DraftContext(tokens, state.hidden, k, sampling, torch_gen),
+                             stats)
+            emitted = _block(state, draft, tokens[-1], sampling, verifier, rng, stats, rows)
+            pits += [_pit(p, x, rng) for p, x in emitted]
+            tokens += [x for _, x in emitted]
+    stats.seconds = time.perf_counter() - started
+    return SpecResult(prompt, tokens[len(prompt):], np.array(pits), stats,
+                      tuple(rows) if record_rows else ())
+
+
+def _propose(drafter: Drafter, ctx: DraftContext, stats: SpecStats) -> Draft:
+    if ctx.gamma == 0:
+        return Draft([], np.zeros((0, 0)))
+    started = time.perf_counter()
+    draft = drafter.propose(ctx)
+    stats.draft_seconds += time.perf_counter() - started
+    return draft
+
+
+def _block(state: _Target, draft: Draft, last: int, sampling: Sampling, verifier: Verifier,
+           rng: np.random.Generator, stats: SpecStats, rows: list) -> list[tuple[np.ndarray, int]]:
+    """Score, verify and commit one block; returns (p row, token) for each emitted token."""
+    start = state.cache.length
+    hidden, logits = state.score([last] + draft.tokens)
+    p = sampling.probs(logits)  # (k+1, V)
+    q = draft.q if len(draft.tokens) else np.zeros((0, p.shape[-1]))
+    emitted = [int(x) for x in verifier(p, q, draft.tokens, rng)]
+    n = len(emitted) - 1  # accepted drafts
+    state.commit(start + 1 + n, hidden[n])
+    _count(stats, p, q, len(draft.tokens), n, rows)
+    return list(zip(p, emitted))
+
+
+def _count(stats: SpecStats, p: np.ndarray, q: np.ndarray, k: int, n: int, rows: list) -> None:
+    tested = min(n + 1, k)
+    stats.blocks += 1
+    stats.drafted, stats.accepted, stats.tested = stats.drafted + k, stats.accepted + n, stats.tested + tested
+    stats.emitted += n + 1
+    stats.predicted += float(np.minimum(p[:tested], q[:tested]).sum())
+    rows += [(p[i], q[i]) for i in range(tested)]
+    _grow(stats.position_drafted, k)
+    _grow(stats.position_accepted, n)
+
+
+def _grow(counts: list[int], upto: int) -> None:
+    counts.extend([0] * max(0, upto - len(counts)))
+    for i in range(upto):
+        counts[i] += 1
+
+
+def _pit(p: np.ndarray, x: int, rng: np.random.Generator) -> float:
+    """Randomised probability integral transform of token x under the law p."""
+    return float(p[:x].sum() + rng.random() * p[x])
+
+
+def plain_generate(target, prompt, max_new: int, sampling: Sampling = Sampling(),
+                   seed: int = 0) -> SpecResult:
+    """Ancestral sampling with the target's KV cache (``sampling.generate``), the same interface."""
+    from catlm.decoding.sampling import generate
+    prompt = [int(t) for t in prompt]
+    _check_run(target, prompt, max_new, 0)
+    gen = torch.Generator().manual_seed(seed)
+    started = time.perf_counter()
+    out = generate(target.eval(), torch.tensor([prompt]), max_new, sampling.temperature,
+                   sampling.top_k, sampling.top_p, generator=gen)
+    seconds = time.perf_counter() - started
+    stats = SpecStats(0, blocks=max_new, emitted=max_new, seconds=seconds)
+    return SpecResult(prompt, out.tokens[0].tolist(), np.zeros(0), stats)
+
+
+def pit_test(pits, bins: int = 10) -> ChiSquare:
+    """χ² test that PIT values are uniform on [0, 1): ``bins`` equal cells."""
+    pits = np.asarray(pits, dtype=float)
+    cells = np.minimum((pits * bins).astype(int), bins - 1)
+    return chi_square_test(cells, np.full(bins, 1.0 / bins))
+
+
+def forward_cost_ratio(target, gamma: int, past: int = 64, repeats: int = 20) -> dict:
+    """Median seconds of a cached target forward over 1 and over γ+1 new tokens, and their ratio."""
+    def timed(width: int) -> float:
+        times = []
+        for _ in range(repeats):
+            cache = target.new_cache()
+            with torch.no_grad():
+                target(torch.zeros(1, past, dtype=torch.long), cache=cache)
+                started = time.perf_counter()
+                target(torch.zeros(1, width, dtype=torch.long), cache=cache, start_pos=past)
+            times.append(time.perf_counter() - started)
+        return float(np.median(times))
+    one, block = timed(1), timed(gamma + 1)
+    return {"one_token_s": one, "block_s": block, "ratio": block / one}

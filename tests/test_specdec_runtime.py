@@ -1,0 +1,301 @@
+"""Speculative decoding at run time: exactness against plain decoding, the output law, statistics.
+
+Oracles: greedy plain decoding with the KV cache (token for token); the target's exact law of the
+first two tokens, computed here by full forward passes without a cache; closed forms for a drafter
+equal to the target (every draft accepted, γ + 1 tokens per call); ``NgramSource`` counts for the
+n-gram drafter; hand-written prompt-lookup matches.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from catlm.cli import main  # noqa: E402
+from catlm.data.ngram import NgramSource  # noqa: E402
+from catlm.decoding.drafters import (DraftContext, FeatureHead, HeadTraining,  # noqa: E402
+                                     HiddenStateDrafter, LMDrafter, NgramDrafter, PromptLookup,
+                                     Sampling, load_gpt, load_head, save_head, target_samples,
+                                     train_feature_head, truncate_cache)
+from catlm.decoding.rejection import inverse_cdf  # noqa: E402
+from catlm.decoding.runtime import (pit_test, plain_generate,  # noqa: E402
+                                    speculative_generate)
+from catlm.decoding.chisquare import chi_square_test  # noqa: E402
+from catlm.errors import BackendError, SpecError  # noqa: E402
+from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
+
+V = 6
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one intra-op thread avoids spin-waiting on a busy machine (18x faster here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_gpt(seed: int, vocab: int = V, scale: float = 0.2) -> GPT:
+    """A random GPT whose embedding (tied head) is scaled up so that its laws are far from uniform."""
+    torch.manual_seed(seed)
+    model = GPT(GPTConfig(vocab=vocab, context=64, layers=1, heads=2, dim=16)).eval()
+    with torch.no_grad():
+        model.emb.weight.normal_(0.0, scale)
+    return model
+
+
+@pytest.fixture(scope="module")
+def target():
+    return tiny_gpt(0)
+
+
+@pytest.fixture(scope="module")
+def drafters(target):
+    corpus = np.random.default_rng(1).integers(0, V, 400)
+    return {"lookup": PromptLookup(V), "ngram": NgramDrafter.from_tokens(corpus, 2, V),
+            "lm": LMDrafter(tiny_gpt(8, scale=0.4), V),
+            "head": HiddenStateDrafter(FeatureHead(16, V), target)}
+
+
+PROMPT = [0, 1, 2, 3, 0, 1, 2]
+
+
+# --- KV cache rollback -----------------------------------------------------------------------------
+
+def test_truncate_cache_gives_the_logits_of_a_fresh_cache(target):
+    x = torch.tensor([[0, 1, 2, 3, 4, 5, 1, 2]])
+    cache = target.new_cache()
+    with torch.no_grad():
+        target(x[:, :6], cache=cache)
+        target(torch.tensor([[3, 3]]), cache=cache, start_pos=6)  # drafts later rejected
+        truncate_cache(cache, 6)
+        rolled = target(x[:, 6:], cache=cache, start_pos=6)
+        fresh = target(x)[:, 6:]
+    assert cache.length == 8
+    assert torch.allclose(rolled, fresh, atol=1e-5)
+
+
+# --- greedy: token for token ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["lookup", "ngram", "lm", "head"])
+@pytest.mark.parametrize("gamma", [1, 4])
+def test_greedy_speculative_equals_greedy_plain(target, drafters, name, gamma):
+    greedy = Sampling(0.0)
+    plain = plain_generate(target, PROMPT, 40, greedy)
+    spec = speculative_generate(target, drafters[name], gamma, PROMPT, 40, greedy, seed=3)
+    assert spec.tokens == plain.tokens
+    assert spec.stats.emitted == 40 and spec.stats.blocks < 40 + 1
+
+
+def test_greedy_uses_fewer_target_calls_with_the_target_as_drafter(target):
+    spec = speculative_generate(target, LMDrafter(target, V), 4, PROMPT, 40, Sampling(0.0))
+    assert spec.tokens == plain_generate(target, PROMPT, 40, Sampling(0.0)).tokens
+    assert spec.stats.blocks == 8  # 40 tokens, 5 per call
+
+
+# --- sampling: the output law --------------------------------------------------------------------
+
+def exact_two_token_law(model, prompt, sampling: Sampling) -> dict:
+    """P(x1, x2 | prompt) under the sampling law, from full forward passes without a cache."""
+    with torch.no_grad():
+        p1 = sampling.probs(model(torch.tensor([prompt]))[0, -1])
+        law = {}
+        for x1 in np.flatnonzero(p1):
+            p2 = sampling.probs(model(torch.tensor([prompt + [int(x1)]]))[0, -1])
+            law.update({(int(x1), int(x2)): p1[x1] * p2[x2] for x2 in np.flatnonzero(p2)})
+    return law
+
+
+def resample_from_p(p_rows, q_rows, drafted, rng):
+    """A wrong verifier: on rejection it samples p instead of the residual norm(max(0, p - q))."""
+    u = rng.random(len(drafted) + 1)
+    for i, x in enumerate(drafted):
+        if not u[i] < min(1.0, p_rows[i, x] / q_rows[i, x]):
+            return np.array([*drafted[:i], inverse_cdf(p_rows[i], u[-1])])
+    return np.array([*drafted, inverse_cdf(p_rows[-1], u[-1])])
+
+
+def first_pairs(target, drafter, sampling, runs: int, **kw) -> list[tuple[int, int]]:
+    return [tuple(speculative_generate(target, drafter, 3, PROMPT, 2, sampling, seed=s, **kw).tokens)
+            for s in range(runs)]
+
+
+LAWS = {"lm": Sampling(1.0), "ngram": Sampling(0.8, top_k=4, top_p=0.9)}
+RUNS = 1000
+
+
+@pytest.mark.parametrize("name", sorted(LAWS))
+def first_token_law(law: dict) -> dict:
+    first = {}
+    for (x1, _), prob in law.items():
+        first[x1] = first.get(x1, 0.0) + prob
+    return first
+
+
+@pytest.mark.parametrize("name", sorted(LAWS))
+def test_first_tokens_follow_the_target_law(target, drafters, name):
+    sampling = LAWS[name]
+    law = exact_two_token_law(target, PROMPT, sampling)
+    pairs = first_pairs(target, drafters[name], sampling, RUNS)
+    assert chi_square_test([x1 for x1, _ in pairs], first_token_law(law)).pvalue > 1e-4
+    assert chi_square_test(pairs, law).pvalue > 1e-4
+
+
+def test_a_wrong_verifier_fails_the_same_test(target, drafters):
+    sampling = LAWS["lm"]
+    law = exact_two_token_law(target, PROMPT, sampling)
+    pairs = first_pairs(target, drafters["lm"], sampling, RUNS, verifier=resample_from_p)
+    assert chi_square_test([x1 for x1, _ in pairs], first_token_law(law)).pvalue < 1e-6
+    assert chi_square_test(pairs, law).pvalue < 1e-6
+
+
+def test_pit_values_of_a_long_run_are_uniform_and_detect_a_wrong_law(target, drafters):
+    spec = speculative_generate(target, drafters["lm"], 3, PROMPT, 56, Sampling(), seed=0)
+    pits = np.concatenate([spec.pit] + [speculative_generate(target, drafters["lm"], 3, PROMPT, 56,
+                                                             Sampling(), seed=s).pit
+                                        for s in range(1, 8)])
+    assert len(pits) == 8 * 56
+    assert pit_test(pits).pvalue > 1e-4
+    assert pit_test(pits ** 2).pvalue < 1e-6  # the PITs of a law other than the target's
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+def test_a_drafter_equal_to_the_target_accepts_every_draft(target):
+    spec = speculative_generate(target, LMDrafter(target, V), 3, PROMPT, 40, Sampling(), seed=5)
+    s = spec.stats
+    assert s.accepted == s.drafted == s.tested == 30  # 10 blocks of 3 drafts, bonus counted
+    assert s.blocks == 10 and s.tokens_per_call == 4.0 and s.mean_accepted_length == 4.0
+    assert s.per_position_rate == [1.0, 1.0, 1.0]
+    assert abs(s.predicted_acceptance - 1.0) < 1e-5
+
+
+def test_statistics_are_consistent_and_match_the_prediction(target, drafters):
+    stats = [speculative_generate(target, drafters["lm"], 3, PROMPT, 56, Sampling(), seed=s).stats
+             for s in range(12)]
+    accepted, tested = sum(s.accepted for s in stats), sum(s.tested for s in stats)
+    predicted = sum(s.predicted for s in stats) / tested
+    sd = np.sqrt(predicted * (1 - predicted) / tested)
+    assert abs(accepted / tested - predicted) < 4 * sd
+    for s in stats:
+        assert s.emitted == 56 == s.accepted + s.blocks
+        assert s.tokens_per_call == pytest.approx(s.mean_accepted_length)
+        assert s.acceptance_rate == s.accepted / s.drafted
+        assert sum(s.position_drafted) == s.drafted and sum(s.position_accepted) == s.accepted
+        assert s.position_drafted[0] <= s.blocks  # the last blocks draft fewer than γ tokens
+        assert all(a <= d for a, d in zip(s.position_accepted, s.position_drafted))
+
+
+def test_plain_generate_reports_one_token_per_call(target):
+    plain = plain_generate(target, PROMPT, 10, Sampling())
+    assert plain.stats.blocks == plain.stats.emitted == 10 and plain.stats.tokens_per_call == 1.0
+
+
+# --- drafters ------------------------------------------------------------------------------------
+
+def context(tokens, gamma=3, sampling=Sampling(), hidden=None):
+    return DraftContext(list(tokens), hidden, gamma, sampling, torch.Generator().manual_seed(0))
+
+
+def test_prompt_lookup_copies_the_latest_longest_match():
+    lookup = PromptLookup(vocab=10, max_ngram=3)
+    assert lookup.propose(context([5, 1, 2, 7, 1, 2, 8, 3, 1, 2])).tokens == [8, 3, 1]
+    assert lookup.propose(context([4, 6, 1, 2, 3, 0, 6, 1, 2, 5, 9, 1, 2])).tokens == [5, 9, 1]
+    draft = lookup.propose(context([3, 4, 5]))
+    assert draft.tokens == [] and draft.q.shape == (0, 10)
+    point = lookup.propose(context([1, 2, 1], gamma=2))
+    assert point.tokens == [2, 1] and point.q.tolist() == np.eye(10)[[2, 1]].tolist()
+
+
+def test_ngram_drafter_counts_agree_with_ngram_source():
+    tokens = np.random.default_rng(2).integers(0, 4, 300)
+    drafter = NgramDrafter.from_tokens(tokens, 2, 4)
+    source = NgramSource.from_sequence(tokens, 2, 4)
+    for row, ctx in zip(source.kernel(), source.contexts):
+        counts = drafter.row(list(ctx))
+        assert np.allclose(counts / counts.sum(), row)
+    q = drafter.propose(context([int(tokens[0]), int(tokens[1])], gamma=1)).q[0]
+    assert np.allclose(q, source.kernel()[source.index(tokens[:2])])
+
+
+def test_hidden_state_head_learns_from_the_target_samples(target):
+    sequences = target_samples(target, count=32, length=24, seed=0)
+    assert sequences.shape == (32, 24)
+    head, losses = train_feature_head(target, sequences, HeadTraining(steps=150, batch=16))
+    assert np.mean(losses[-10:]) < 0.7 * np.mean(losses[:10])
+    trained = speculative_generate(target, HiddenStateDrafter(head, target), 3, PROMPT, 56, seed=1)
+    untrained = speculative_generate(target, HiddenStateDrafter(FeatureHead(16, V), target), 3,
+                                     PROMPT, 56, seed=1)
+    assert trained.stats.predicted_acceptance > untrained.stats.predicted_acceptance
+
+
+def test_save_and_load_head_round_trip(tmp_path):
+    head = FeatureHead(16, V)
+    loaded = load_head(save_head(head, tmp_path / "head"))
+    h, x = torch.randn(3, 16), torch.tensor([0, 4, 5])
+    assert torch.equal(loaded(h, x), head.eval()(h, x))
+    with pytest.raises(BackendError, match="no drafter head"):
+        load_head(tmp_path / "missing")
+
+
+# --- bad input -----------------------------------------------------------------------------------
+
+def test_bad_runs_raise_catlm_errors(target, drafters):
+    with pytest.raises(BackendError, match="exceed the model's context"):
+        speculative_generate(target, drafters["lookup"], 3, PROMPT, 60)
+    with pytest.raises(SpecError, match="prompt is empty"):
+        speculative_generate(target, drafters["lookup"], 3, [], 5)
+    with pytest.raises(SpecError, match="gamma"):
+        speculative_generate(target, drafters["lookup"], -1, PROMPT, 5)
+    with pytest.raises(BackendError, match="no catlm checkpoint"):
+        load_gpt("/nonexistent/folder")
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from catlm.data.tokenizers import CharTokenizer
+    from catlm.models.training import TrainConfig, train
+    text = "to be or not to be, that is the question. " * 30
+    tok = CharTokenizer.from_text(text)
+    out = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab=tok.vocab_size, context=64, layers=1, heads=2, dim=16))
+    train(model, text, TrainConfig(steps=30, batch=8, block=16, eval_interval=30, eval_iters=1,
+                                   device="cpu"), out, progress=False, tokenizer=tok)
+    (out / "corpus.txt").write_text(text)
+    return out
+
+
+@pytest.mark.parametrize("drafter", ["lookup", "ngram", "head"])
+def test_speculate_command_reports_json(checkpoint, drafter, capsys):
+    args = [str(checkpoint), "--drafter", drafter, "--gamma", "3", "--max-new", "40", "--json",
+            "--prompt", "to be", "--corpus", str(checkpoint / "corpus.txt"), "--head-steps", "20"]
+    assert main(["speculate", *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    spec = report["speculative"]
+    assert report["bonus_token_counted"] and spec["emitted"] == 40
+    assert spec["tokens_per_call"] == pytest.approx(40 / spec["blocks"])
+    assert 0.0 <= report["chi_square"]["pvalue"] <= 1.0 and report["speedup"] > 0
+    assert len(report["text"]) == 40
+
+
+def test_speculate_command_lm_drafter_and_errors(checkpoint, capsys):
+    assert main(["speculate", str(checkpoint), "--drafter", f"lm:{checkpoint}", "--gamma", "2",
+                 "--max-new", "20", "--temperature", "0", "--prompt", "to"]) == 0
+    assert "tokens per target call" in capsys.readouterr().out
+    assert main(["speculate", str(checkpoint), "--drafter", "medusa", "--gamma", "2"]) == 1
+    assert "unknown drafter 'medusa'" in capsys.readouterr().err
+    assert main(["speculate", str(checkpoint), "--drafter", "lookup", "--gamma", "2",
+                 "--max-new", "500", "--prompt", "to"]) == 1
+    assert "context" in capsys.readouterr().err
+    assert main(["speculate", str(checkpoint), "--drafter", "lookup", "--gamma", "2"]) == 1
+    assert "not in this char tokenizer" in capsys.readouterr().err  # the default prompt "\n"
+    assert main(["speculate", str(Path(checkpoint) / "nope"), "--drafter", "lookup",
+                 "--gamma", "2"]) == 1
