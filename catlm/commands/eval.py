@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from catlm.commands import add_parameter_options
+
 import numpy as np
 
 HELP = "evaluate a kernel of a .cat file as an exact or float stochastic tensor"
@@ -18,11 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="the .cat file")
     parser.add_argument("-k", "--kernel", required=True, metavar="NAME", help="the kernel to evaluate")
     parser.add_argument("--exact", action="store_true", help="exact rationals (Fractions) or sympy when params remain")
-    parser.add_argument("--params", metavar="P.npz", help="entries of the parameter kernels, by name")
-    parser.add_argument("--subs", nargs="*", default=[], metavar="p=1/3", help="values of declared params")
-    parser.add_argument("--seed", type=int, default=0, help="seed for parameter kernels not in --params")
-    parser.add_argument("--budget", type=int, default=2 ** 31, metavar="BYTES", help="memory budget")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_parameter_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from catlm.commands import add_parameter_options
+
 HELP = "decide the laws and checks of a .cat file (exactly by default)"
 
 
@@ -19,11 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--exact", dest="exact", action="store_true", default=True, help="exact (default)")
     mode.add_argument("--float", dest="exact", action="store_false", help="float64 within atol 1e-9")
-    parser.add_argument("--params", metavar="P.npz", help="entries of the parameter kernels, by name")
-    parser.add_argument("--subs", nargs="*", default=[], metavar="p=1/3", help="values of declared params")
-    parser.add_argument("--seed", type=int, default=0, help="seed for parameter kernels not in --params")
-    parser.add_argument("--budget", type=int, default=2 ** 31, metavar="BYTES", help="memory budget")
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_parameter_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
