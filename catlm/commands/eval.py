@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from catlm.commands import add_parameter_options
-
 import numpy as np
+
+from catlm.commands import add_parameter_options
 
 HELP = "evaluate a kernel of a .cat file as an exact or float stochastic tensor"
 
