@@ -1,0 +1,100 @@
+"""``catlm sample CKPT --prompt TEXT``: continue a prompt with a model trained by ``catlm train``.
+
+The checkpoint (a run folder, whose ``checkpoint.json`` names the newest one, or a checkpoint
+folder) holds the spec text, the kernel's name, the tokenizer and the weights, so the model is
+rebuilt from it alone: parsed, compiled with the torch backend, loaded from safetensors. Tokens are
+drawn by ancestral sampling with the KV cache (``catlm.decoding.sampling.generate``); ``--json``
+gives the tokens and their log-probabilities under the sampling law.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+HELP = "sample a continuation of a prompt from a checkpoint written by catlm train"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", metavar="CKPT", help="a run folder (--out of catlm train) or a checkpoint folder")
+    parser.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
+    parser.add_argument("--max-new", type=int, default=200, help="tokens to generate")
+    parser.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
+    parser.add_argument("--top-k", type=int, default=None, help="keep the k most likely tokens")
+    parser.add_argument("--top-p", type=float, default=None, help="keep the smallest set with this mass")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--no-cache", action="store_true", help="re-encode the whole window at every step")
+    parser.add_argument("--json", action="store_true", help="print JSON with tokens and log-probabilities")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from catlm.decoding.sampling import generate
+    from catlm.models.distributed import resolve_device
+
+    model, tokenizer, path = load_model(args.checkpoint)
+    device = resolve_device(args.device)
+    model.to(device).eval()
+    prompt = prompt_tokens(tokenizer, args.prompt)
+    generator = torch.Generator(device=device).manual_seed(args.seed)
+    out = generate(model, torch.tensor([prompt], device=device), args.max_new, temperature=args.temperature,
+                   top_k=args.top_k, top_p=args.top_p, generator=generator, use_cache=not args.no_cache)
+    tokens = out.tokens[0].tolist()
+    text = tokenizer.decode(tokens)
+    if args.json:
+        print(json.dumps({"checkpoint": str(path), "prompt": args.prompt, "text": text, "tokens": tokens,
+                          "logprobs": out.logprobs[0].tolist()}))
+    else:
+        print(args.prompt + text)
+    return 0
+
+
+def load_model(where: str | Path):
+    """(DiagramModule with the checkpoint's weights, tokenizer, checkpoint folder)."""
+    from catlm.backends.torch import compile_torch
+    from catlm.data.tokenizers import tokenizer_from_json
+    from catlm.elaborate import parse
+    from catlm.models.checkpoint import load_checkpoint, restore
+
+    path = checkpoint_folder(Path(where))
+    saved = load_checkpoint(path)
+    meta = saved.state.get("meta") or {}
+    _require(path, meta, saved.state)
+    spec = parse(meta["spec"], file=meta.get("file", "<checkpoint>"))
+    model = compile_torch(spec.kernels[meta["kernel"]])
+    model.to(next(iter(saved.model.values())).dtype)
+    restore(saved, model, None)
+    return model, tokenizer_from_json(saved.state["tokenizer"]), path
+
+
+def checkpoint_folder(where: Path) -> Path:
+    from catlm.errors import BackendError
+    from catlm.models.checkpoint import latest_checkpoint
+
+    if (where / "state.json").is_file():
+        return where
+    found = latest_checkpoint(where) if where.is_dir() else None
+    if found is None:
+        raise BackendError(f"no catlm checkpoint at {where}",
+                           hint="pass the --out folder of catlm train or one of its checkpoints/step-* folders")
+    return found
+
+
+def _require(path: Path, meta: dict, state: dict) -> None:
+    from catlm.errors import BackendError
+
+    missing = [k for k in ("spec", "kernel") if k not in meta] + ([] if state.get("tokenizer") else ["tokenizer"])
+    if missing:
+        raise BackendError(f"checkpoint {path} lacks {', '.join(missing)}, so the model cannot be rebuilt",
+                           hint="sample from checkpoints written by catlm train")
+
+
+def prompt_tokens(tokenizer, prompt: str) -> list[int]:
+    from catlm.errors import SpecError
+
+    ids = tokenizer.encode(prompt)
+    if not ids:
+        raise SpecError("the prompt is empty after tokenization", hint='give at least one token, e.g. --prompt "\\n"')
+    return ids
