@@ -127,7 +127,8 @@ def _join_nothing(uf: _UnionFind, step: Step) -> None:
 JOIN = {Copy: _join_copy, Swap: _join_swap, Delete: _join_nothing, Box: _join_nothing}
 
 
-def _classes(wiring: Wiring) -> list[int]:
+def wire_classes(wiring: Wiring) -> list[int]:
+    """The class of each wire: wires a copy or a swap joins share one class (one einsum index)."""
     uf = _UnionFind(len(wiring.wires))
     for step in wiring.steps:
         JOIN[type(step.gen)](uf, step)
@@ -137,7 +138,7 @@ def _classes(wiring: Wiring) -> list[int]:
 
 def _build_plan(wiring: Wiring) -> Plan:
     _require_finite(wiring)
-    cls = _classes(wiring)
+    cls = wire_classes(wiring)
     sym = lambda w: oe.get_symbol(cls[w])  # noqa: E731
     size = {sym(w): ob.size for w, ob in enumerate(wiring.wires)}
     operands = [Operand("".join(map(sym, s.ins + s.outs)), tuple(size[sym(w)] for w in s.ins + s.outs), s.gen)

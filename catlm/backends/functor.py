@@ -176,9 +176,8 @@ def compile(diagram: TypedDiagram, backend: str = "numpy", params: Mapping[str, 
     """The diagram's tensor (numpy, sympy) or module (torch); see the module docstring."""
     run = get_backend(backend)
     _require_typed(diagram)
-    if backend == "torch":
-        given = {"params": params, "seed": seed}
-        return run(diagram, **{k: v for k, v in given.items() if v is not None}, **kw)
+    if backend == "torch":  # exact is a FinStoch notion; the rest carries over unchanged
+        return run(diagram, params=params, seed=seed, subs=subs, budget=budget, atol=atol, **kw)
     if kw:
         raise BackendError(f"backend '{backend}' takes no option {', '.join(map(repr, kw))}")
     return run(diagram, params=params, exact=exact, seed=seed, subs=subs, budget=budget, atol=atol)

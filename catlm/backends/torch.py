@@ -116,7 +116,7 @@ class DiagramModule(nn.Module):
         # an empty float buffer that .to(device, dtype) moves: where new tensors are made, and how
         self.register_buffer("anchor", torch.zeros(0), persistent=False)
         wiring = diagram.wiring
-        self.classes = fs._classes(wiring)
+        self.classes = fs.wire_classes(wiring)
         self.obs = {self.classes[w]: ob for w, ob in enumerate(wiring.wires)}
         cls = lambda ws: tuple(self.classes[w] for w in ws)  # noqa: E731
         self.calls = tuple(Call(nodes[s.gen.name], cls(s.ins), cls(s.outs))

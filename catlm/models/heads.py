@@ -38,9 +38,16 @@ class LinearSoftmax(nn.Module):
         return F.linear(h, self.weight, self.bias)  # (..., V)
 
     def loss(self, h: torch.Tensor, targets: torch.Tensor, chunk: int = DEFAULT_CHUNK) -> torch.Tensor:
-        """Mean NLL in nats of ``targets`` (...) under softmax(logits(h)) (..., V)."""
-        return chunked_cross_entropy(h.reshape(-1, self.dim), self.weight, self.bias,
-                                     targets.reshape(-1), chunk=chunk)
+        """Mean NLL in nats of ``targets`` (...) under softmax(logits(h)) (..., V).
+
+        A vocabulary that fits in one chunk takes torch's fused cross-entropy: the logits are then
+        no larger than one chunk, and the fused kernel is what nanoGPT runs.
+        """
+        h, targets = h.reshape(-1, self.dim), targets.reshape(-1)
+        if self.vocab <= chunk:
+            _check_targets(targets, self.vocab, h.shape[0])
+            return F.cross_entropy(self(h), targets)
+        return chunked_cross_entropy(h, self.weight, self.bias, targets, chunk=chunk)
 
 
 def chunked_cross_entropy(h: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None,
