@@ -347,6 +347,21 @@ class DiagramModule(nn.Module):
                                f"{self.cod} is not one", hint="use log_prob, sample or probs")
         return self.lm
 
+    @property
+    def head(self) -> nn.Module:
+        """The head k_head of a language model (its last box), as ``GPT.head``."""
+        if self.lm is None:
+            raise AttributeError(f"{self._name()} is not a language model: it has no head")
+        return self.kernels[self.lm.head]
+
+    @property
+    def bb(self) -> nn.Module:
+        """The box that keeps the KV cache (the backbone k_bb), as ``GPT.bb``."""
+        found = [m for m in self.kernels.values() if hasattr(m, "new_cache")] if self.lm else []
+        if not found:
+            raise AttributeError(f"{self._name()} has no backbone with a KV cache")
+        return found[0]
+
     def hidden(self, idx: torch.Tensor, cache=None, start_pos: int = 0) -> torch.Tensor:
         """Every box but the head, at every prefix: idx (B, T) -> the head's input (B, T, ...)."""
         self._require_lm("hidden")

@@ -104,41 +104,11 @@ class Workspace:
                              eval_interval=c.eval_interval, eval_iters=c.eval_iters,
                              seed=c.seed + 1337, val_fraction=c.val_fraction, device="cpu")
         summary = train(model, torch.from_numpy(self.tokens), config, progress=True)
-        return with_head(model).eval(), summary
+        return model.eval(), summary
 
     @property
     def model(self):
         return self.trained[0]
-
-
-def with_head(model):
-    """``model`` itself when it exposes ``head``, else a view of a compiled ``DiagramModule`` that
-    does: the estimators and the speculative runtime read ``model.head`` and ``model.bb`` (as on
-    ``GPT``)."""
-    if hasattr(model, "head"):
-        return model
-    from torch import nn
-
-    class HeadView(nn.Module):
-        """The same parameters; ``hidden``, ``head``, ``bb``, ``forward`` and ``new_cache`` of the LM."""
-
-        def __init__(self, lm):
-            super().__init__()
-            self.lm, self.head = lm, lm.kernels[lm.lm.head]
-            # the module that keeps the KV cache: the runtime sizes its rollback cache from it
-            self.bb = next(m for m in lm.kernels.values() if hasattr(m, "new_cache"))
-            self.config, self.context = lm.config, lm.context
-
-        def hidden(self, idx, cache=None, start_pos: int = 0):
-            return self.lm.hidden(idx, cache, start_pos)
-
-        def forward(self, idx, cache=None, start_pos: int = 0):
-            return self.lm(idx, cache, start_pos)
-
-        def new_cache(self):
-            return self.lm.new_cache()
-
-    return HeadView(model)
 
 
 def say(message: str) -> None:
