@@ -83,3 +83,13 @@ def test_shakespeare_char_vocabulary_has_65_symbols():
     text = SHAKESPEARE.read_text()
     tok = tokenizer_from_name("char", text)
     assert tok.vocab_size == 65 and tok.decode(tok.encode(text[:2000])) == text[:2000]
+
+
+def test_bpe_has_exactly_the_requested_size_even_on_a_small_corpus():
+    text = "to be or not to be, that is the question " * 20
+    tok = BPETokenizer.train(text, 1000)
+    ids = tok.encode(text)
+    assert tok.vocab_size == 1000
+    assert max(ids) < 1000 and tok.decode(ids) == text
+    learned = BPETokenizer.train(text, 300).vocab_size
+    assert learned == 300 and all("reserved" not in tok.decode([i]) for i in ids)

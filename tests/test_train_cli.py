@@ -181,3 +181,16 @@ def test_torchrun_two_processes_equal_one_process_on_the_global_batch(spec, corp
     torch.manual_seed(3)  # the initial weights of --seed 3: training moved them
     fresh = catlm.compile(catlm.load(spec).kernels["gen"], backend="torch").state_dict()
     assert not torch.allclose(fresh["kernels.emb.wte.weight"].double(), a["kernels.emb.wte.weight"])
+
+
+@pytest.mark.slow
+def test_the_bundled_lm_spec_trains_with_a_gpt2_sized_bpe(capsys, corpus, tmp_path):
+    """examples/lm.cat declares Tok = fin 50257; bpe:50257 fits it even on a small corpus."""
+    out = tmp_path / "lm"
+    summary = cli(capsys, "train", ROOT / "examples" / "lm.cat", "-k", "gen", "--corpus", corpus,
+                  "--tokenizer", "bpe:50257", "--steps", "2", "--batch", "2", "--block", "16",
+                  "--eval-iters", "1", "--out", out, "--json")
+    assert summary["steps"] == 2 and summary["kernel"] == "gen"
+    assert abs(summary["train_loss"] - torch.log(torch.tensor(50257.0)).item()) < 1.0
+    tables = {k: tuple(v.shape) for k, v in weights(out).items() if v.shape[:1] == (50257,)}
+    assert tables and all(shape == (50257, 256) for shape in tables.values())

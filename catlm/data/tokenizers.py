@@ -64,7 +64,12 @@ class CharTokenizer:
 
 
 class BPETokenizer:
-    """Byte-level BPE with ``vocab_size`` tokens (256 byte symbols plus learned merges)."""
+    """Byte-level BPE with ``vocab_size`` tokens (256 byte symbols plus learned merges).
+
+    ``bpe:N`` always has exactly N ids, so that it fits a spec's ``object Tok = fin N``: when the
+    corpus supports fewer merges (GPT-2's 50,257 on a 1 MB text), the remaining ids are reserved
+    tokens ``<|reserved_k|>`` that encoding ordinary text never produces.
+    """
 
     def __init__(self, tokenizer):
         self._tok = tokenizer  # a tokenizers.Tokenizer
@@ -81,6 +86,8 @@ class BPETokenizer:
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, show_progress=False,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
         tok.train_from_iterator(_chunks(text), trainer=trainer)
+        missing = vocab_size - tok.get_vocab_size()
+        tok.add_special_tokens([f"<|reserved_{k}|>" for k in range(max(missing, 0))])
         return cls(tok)
 
     @property
