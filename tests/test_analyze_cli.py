@@ -12,7 +12,7 @@ import pytest
 from catlm.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 
 
 def analyze(capsys, *argv) -> dict:

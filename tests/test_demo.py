@@ -21,7 +21,7 @@ from catlm.data.corpus import read_text
 from catlm.demo import QUICK, TITLES, run_demo
 from catlm.demo.plan import DemoConfig
 
-TINY_SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+from shared_data import TINY_SHAKESPEARE  # noqa: E402
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "notebooks" / "experiments"
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 
 
 def run(name: str, out: Path, *flags: str) -> dict:

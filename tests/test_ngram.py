@@ -14,7 +14,7 @@ from catlm.data.corpus import read_text
 from catlm.data.ngram import NgramSource
 from catlm.errors import KernelError, SpecError
 
-TINY = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare.txt"
+from shared_data import TINY_SHAKESPEARE as TINY  # noqa: E402
 
 
 def plugin_conditional_entropy(tokens, r):

@@ -18,7 +18,7 @@ from catlm.syntax.to_ast import MAX_DEPTH
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = sorted((FIXTURES / "good").glob("*.cat"))
-DESIGN = Path("/work/shared/DESIGN.md")
+from shared_data import DESIGN  # noqa: E402
 SYNTAX = Path(__file__).parent.parent / "catlm" / "syntax"
 N, T, TS = ast.Name, ast.Then, ast.Tensor
 

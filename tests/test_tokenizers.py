@@ -11,7 +11,7 @@ from catlm.data.tokenizers import (BPETokenizer, CharTokenizer, tokenizer_from_j
                                    tokenizer_from_name)
 from catlm.errors import SpecError
 
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 20
 
 

@@ -22,7 +22,7 @@ from catlm.cli import main  # noqa: E402
 from catlm.models.checkpoint import latest_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 SPEC = """# a tiny character LM for tests
 object Tok = fin {V}
 object E   = real 16

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,8 @@ sys.path.insert(0, str(ROOT))   # run as a script from anywhere: catlm is the re
 
 from catlm.analysis.report import Report, Table, plain, write_report  # noqa: E402
 
-SHAKESPEARE = Path("/work/shared/data/tinyshakespeare.txt")
+# the project's shared data sits beside the checkout (CATLM_SHARED overrides)
+SHAKESPEARE = Path(os.environ.get("CATLM_SHARED", ROOT.parent / "shared")) / "data" / "tinyshakespeare.txt"
 
 
 def arguments(description: str) -> argparse.Namespace:
