@@ -184,7 +184,10 @@ def test_torch_goes_through_the_same_table_lazily(monkeypatch):
     fake.compile_torch = lambda diagram, **kw: ("torch", diagram, kw)
     monkeypatch.setitem(sys.modules, "catlm.backends.torch", fake)
     d = T(Diagram.of(FLIP))
-    assert compile(d, backend="torch", seed=3, device="cpu") == ("torch", d, {"seed": 3, "device": "cpu"})
+    name, diagram, kw = compile(d, backend="torch", seed=3, subs={"p": 0.5}, budget=1024, device="cpu")
+    assert (name, diagram) == ("torch", d)
+    assert kw == {"params": None, "seed": 3, "subs": {"p": 0.5}, "budget": 1024, "atol": 1e-9,
+                  "device": "cpu"}  # every FinStoch option but exact carries over to torch
 
 
 # --- budget and cache -------------------------------------------------------------------------------------
