@@ -18,7 +18,8 @@ PACKAGE = ROOT / "catlm"
 
 # modules that may import torch at module level (they are only imported when torch is wanted)
 TORCH_MODULES = ("catlm.models", "catlm.backends.torch", "catlm.decoding.sampling",
-                 "catlm.decoding.runtime", "catlm.decoding.drafters", "catlm.analysis.estimators",
+                 "catlm.decoding.runtime", "catlm.decoding.drafters", "catlm.decoding.kvcache",
+                 "catlm.decoding.feature_head", "catlm.analysis.estimators",
                  "catlm.commands.train", "catlm.commands.sample", "catlm.commands.speculate",
                  "catlm.commands.analyze", "catlm.commands.demo", "catlm.demo")
 

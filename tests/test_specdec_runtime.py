@@ -3,7 +3,10 @@
 Oracles: greedy plain decoding with the KV cache (token for token); the target's exact law of the
 first two tokens, computed here by full forward passes without a cache; closed forms for a drafter
 equal to the target (every draft accepted, γ + 1 tokens per call); ``NgramSource`` counts for the
-n-gram drafter; hand-written prompt-lookup matches.
+n-gram drafter; hand-written prompt-lookup matches. The fast paths (rollback cache, vectorised
+verification, the prompt-lookup index, tabulated draws, the head's tabulated input layer) are
+checked against the plain implementations they replace: ``KVCache``, ``rejection.verify``, a
+brute-force match search, ``inverse_cdf`` and ``FeatureHead.forward``.
 """
 from __future__ import annotations
 
@@ -21,9 +24,13 @@ from catlm.decoding.drafters import (DraftContext, FeatureHead, HeadTraining,  #
                                      HiddenStateDrafter, LMDrafter, NgramDrafter, PromptLookup,
                                      Sampling, load_gpt, load_head, save_head, target_samples,
                                      train_feature_head, truncate_cache)
-from catlm.decoding.rejection import inverse_cdf  # noqa: E402
-from catlm.decoding.runtime import (pit_test, plain_generate,  # noqa: E402
-                                    speculative_generate)
+from catlm.decoding.exact import residual  # noqa: E402
+from catlm.decoding.kvcache import RollbackCache, rollback_cache  # noqa: E402
+from catlm.decoding.rejection import inverse_cdf, verify  # noqa: E402
+from catlm.decoding.runtime import (fast_verify, forward_cost_ratio, pit_test,  # noqa: E402
+                                    plain_generate, speculative_generate)
+from catlm.decoding.drafters import RowLaw  # noqa: E402
+from catlm.decoding.sampling import generate  # noqa: E402
 from catlm.decoding.chisquare import chi_square_test  # noqa: E402
 from catlm.errors import BackendError, SpecError  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
@@ -80,6 +87,30 @@ def test_truncate_cache_gives_the_logits_of_a_fresh_cache(target):
     assert torch.allclose(rolled, fresh, atol=1e-5)
 
 
+def test_rollback_cache_gives_the_logits_of_a_fresh_cache(target):
+    x = torch.tensor([[0, 1, 2, 3, 4, 5, 1, 2, 0, 3]])
+    cache = rollback_cache(target)
+    with torch.no_grad():
+        target(x[:, :6], cache=cache)
+        target(torch.tensor([[3, 3, 4]]), cache=cache, start_pos=6)  # drafts later rejected
+        truncate_cache(cache, 7)                                       # the first one kept
+        assert cache.length == 7
+        target(x[:, 7:8], cache=cache, start_pos=7)
+        cache.truncate(6)
+        rolled = target(x[:, 6:], cache=cache, start_pos=6)
+        fresh = target(x)[:, 6:]
+    assert cache.length == 10 and cache.capacity == target.context
+    assert torch.allclose(rolled, fresh, atol=1e-5)
+
+
+def test_rollback_cache_refuses_positions_past_its_capacity():
+    bb_cache = RollbackCache(layers=1, capacity=4)
+    k = torch.zeros(1, 2, 3, 4)
+    bb_cache.extend(0, k, k)
+    with pytest.raises(BackendError, match="capacity of 4"):
+        bb_cache.extend(0, k, k)
+
+
 # --- greedy: token for token ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["lookup", "ngram", "lm", "head"])
@@ -90,6 +121,12 @@ def test_greedy_speculative_equals_greedy_plain(target, drafters, name, gamma):
     spec = speculative_generate(target, drafters[name], gamma, PROMPT, 40, greedy, seed=3)
     assert spec.tokens == plain.tokens
     assert spec.stats.emitted == 40 and spec.stats.blocks < 40 + 1
+
+
+@pytest.mark.parametrize("top", [{}, {"top_k": 3}])
+def test_plain_generate_follows_sampling_generate_at_temperature_0(target, top):
+    oracle = generate(target, torch.tensor([PROMPT]), 30, temperature=0.0, **top).tokens[0].tolist()
+    assert plain_generate(target, PROMPT, 30, Sampling(0.0, **top)).tokens == oracle
 
 
 def test_greedy_uses_fewer_target_calls_with_the_target_as_drafter(target):
@@ -125,7 +162,7 @@ def first_pairs(target, drafter, sampling, runs: int, **kw) -> list[tuple[int, i
             for s in range(runs)]
 
 
-LAWS = {"lm": Sampling(1.0), "ngram": Sampling(0.8, top_k=4, top_p=0.9)}
+LAWS = {"lm": Sampling(1.0), "ngram": Sampling(0.8, top_k=4, top_p=0.9), "head": Sampling(1.0)}
 RUNS = 1000
 
 
@@ -152,6 +189,13 @@ def test_a_wrong_verifier_fails_the_same_test(target, drafters):
     pairs = first_pairs(target, drafters["lm"], sampling, RUNS, verifier=resample_from_p)
     assert chi_square_test([x1 for x1, _ in pairs], first_token_law(law)).pvalue < 1e-6
     assert chi_square_test(pairs, law).pvalue < 1e-6
+
+
+def test_plain_first_tokens_follow_the_target_law(target):
+    sampling = LAWS["ngram"]
+    law = first_token_law(exact_two_token_law(target, PROMPT, sampling))
+    firsts = [plain_generate(target, PROMPT, 1, sampling, seed=s).tokens[0] for s in range(600)]
+    assert chi_square_test(firsts, law).pvalue > 1e-4
 
 
 def test_pit_values_of_a_long_run_are_uniform_and_detect_a_wrong_law(target, drafters):
@@ -196,6 +240,105 @@ def test_plain_generate_reports_one_token_per_call(target):
     assert plain.stats.blocks == plain.stats.emitted == 10 and plain.stats.tokens_per_call == 1.0
 
 
+# --- the fast paths against what they replace ---------------------------------------------------
+
+def random_rows(rng, k: int, vocab: int, point: bool) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """Target rows (k+1, V) with zeros, draft rows (k, V) (point masses or random) and drafts from q."""
+    p = rng.dirichlet(np.full(vocab, 0.5), k + 1) * (rng.random((k + 1, vocab)) < 0.7)
+    p[:, 0] += 1e-3
+    p /= p.sum(-1, keepdims=True)
+    q = rng.dirichlet(np.full(vocab, 0.5), k)
+    drafted = [int(rng.choice(vocab, p=row)) for row in q]
+    if point:
+        q = np.eye(vocab)[drafted] if k else np.zeros((0, vocab))
+    return p, q, drafted
+
+
+@pytest.mark.parametrize("point", [False, True])
+def test_fast_verify_emits_what_verify_emits_on_the_same_uniforms(point):
+    rng = np.random.default_rng(7)
+    for trial in range(300):
+        k = int(rng.integers(0, 5))
+        p, q, drafted = random_rows(rng, k, 5, point)
+        if trial % 5 == 0 and k and not point:
+            q[0] = p[0]  # p = q: the draft is accepted surely, the residual is never read
+            drafted[0] = int(np.argmax(p[0]))
+        fast = fast_verify(p, q, drafted, np.random.default_rng(trial))
+        assert fast == verify(p, q, drafted, np.random.default_rng(trial)).tolist()
+
+
+def test_fast_verify_residual_is_exact_residual():
+    from catlm.decoding.runtime import _residual
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        p, q, _ = random_rows(rng, 1, 6, False)
+        assert np.allclose(_residual(p[0], q[0]), residual(p[0], q[0]), atol=1e-15)
+    assert np.array_equal(_residual(p[0], p[0]), residual(p[0], p[0]))
+
+
+def test_row_law_draws_what_inverse_cdf_draws():
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        q = rng.dirichlet(np.ones(7)) * (rng.random(7) < 0.6)
+        q[int(rng.integers(7))] += 0.1
+        q /= q.sum()
+        law = RowLaw.of(q)
+        for u in [0.0, *rng.random(20), 1.0 - 1e-16, float(np.cumsum(q)[2])]:
+            assert law.draw(u) == inverse_cdf(q, u)
+
+
+def latest_match_oracle(seq: list[int], gamma: int, max_ngram: int) -> list[int]:
+    """Brute force: for n = max_ngram..1 the latest i < len - n with seq[i:i+n] == seq[-n:]."""
+    for n in range(min(max_ngram, len(seq) - 1), 0, -1):
+        hits = [i for i in range(len(seq) - n) if seq[i:i + n] == seq[-n:]]
+        if hits:
+            text = list(seq)
+            for j in range(gamma):  # the copy runs on into what it copied
+                text.append(text[hits[-1] + n + j])
+            return text[len(seq):]
+    return []
+
+
+def test_prompt_lookup_index_agrees_with_a_brute_force_search():
+    rng = np.random.default_rng(5)
+    lookup = PromptLookup(vocab=4, max_ngram=3)
+    for _ in range(20):
+        seq = rng.integers(0, 4, int(rng.integers(1, 6))).tolist()
+        for _ in range(15):  # a growing text, as in a run; then an unrelated one, same instance
+            assert lookup.propose(context(seq, gamma=4)).tokens == latest_match_oracle(seq, 4, 3)
+            seq += rng.integers(0, 4, int(rng.integers(1, 4))).tolist()
+
+
+def test_ngram_drafter_laws_follow_the_sampling_transform():
+    tokens = np.random.default_rng(6).integers(0, 5, 300)
+    drafter = NgramDrafter.from_tokens(tokens, 2, 5)
+    for sampling in (Sampling(), Sampling(0.7, top_k=2), Sampling(1.3, top_p=0.6)):
+        draft = drafter.propose(context([1, 2], gamma=3, sampling=sampling))
+        seq = [1, 2] + draft.tokens
+        for i, row in enumerate(draft.q):
+            counts = drafter.row(seq[:2 + i])
+            with np.errstate(divide="ignore"):
+                assert np.allclose(row, sampling.probs(torch.from_numpy(np.log(counts))))
+
+
+def test_hidden_state_drafter_rows_are_those_of_the_feature_head(target):
+    torch.manual_seed(2)
+    head = FeatureHead(16, V)
+    h = torch.randn(16)
+    draft = HiddenStateDrafter(head, target).propose(context([0, 3], gamma=3, hidden=h))
+    token = torch.tensor(3)
+    with torch.no_grad():
+        for x, row in zip(draft.tokens, draft.q):
+            h = head(h, token)  # FeatureHead.forward: fuse(cat(h, e_token)) + residual MLP
+            assert np.allclose(row, Sampling().probs(target.head(h)), atol=1e-6)
+            token = torch.tensor(x)
+
+
+def test_forward_cost_ratio_reports_medians(target):
+    cost = forward_cost_ratio(target, 3, past=8, repeats=3)
+    assert cost["one_token_s"] > 0 and cost["ratio"] == pytest.approx(cost["block_s"] / cost["one_token_s"])
+
+
 # --- drafters ------------------------------------------------------------------------------------
 
 def context(tokens, gamma=3, sampling=Sampling(), hidden=None):
@@ -206,6 +349,7 @@ def test_prompt_lookup_copies_the_latest_longest_match():
     lookup = PromptLookup(vocab=10, max_ngram=3)
     assert lookup.propose(context([5, 1, 2, 7, 1, 2, 8, 3, 1, 2])).tokens == [8, 3, 1]
     assert lookup.propose(context([4, 6, 1, 2, 3, 0, 6, 1, 2, 5, 9, 1, 2])).tokens == [5, 9, 1]
+    assert lookup.propose(context([7, 3, 4, 3, 4], gamma=5)).tokens == [3, 4, 3, 4, 3]  # runs on
     draft = lookup.propose(context([3, 4, 5]))
     assert draft.tokens == [] and draft.q.shape == (0, 10)
     point = lookup.propose(context([1, 2, 1], gamma=2))

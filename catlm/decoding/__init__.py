@@ -42,11 +42,12 @@ _EXPORTS = {
     **dict.fromkeys(["verify", "inverse_cdf"], "catlm.decoding.rejection"),
     **dict.fromkeys(["ChiSquare", "chi_square_test"], "catlm.decoding.chisquare"),
     **dict.fromkeys(["SpecStats", "SpecResult", "speculative_generate", "plain_generate",
-                     "pit_test", "forward_cost_ratio"], "catlm.decoding.runtime"),
+                     "pit_test", "forward_cost_ratio", "fast_verify"], "catlm.decoding.runtime"),
+    **dict.fromkeys(["RollbackCache", "rollback_cache"], "catlm.decoding.kvcache"),
     **dict.fromkeys(["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup",
                      "NgramDrafter", "LMDrafter", "FeatureHead", "HiddenStateDrafter",
                      "HeadTraining", "target_samples", "train_feature_head", "save_head",
-                     "load_head", "Loaded", "load_gpt", "truncate_cache"],
+                     "load_head", "Loaded", "load_gpt", "truncate_cache", "RowLaw"],
                     "catlm.decoding.drafters"),
 }
 

@@ -12,7 +12,12 @@ the target's rows by Leviathan's rule, so the output law is the target's whateve
 * ``LMDrafter``: a small language model with its own KV cache (SpS / HF assisted generation).
 * ``HiddenStateDrafter``: an EAGLE-like head (https://arxiv.org/abs/2401.15077) on the target's
   hidden state: ``ĥ_{t+1} = g(h_t, x_{t+1})``, tokens from the target's own head, autoregressing
-  at feature level. ``train_feature_head`` fits it on the target's own outputs.
+  at feature level (the head, its training and files: ``catlm.decoding.feature_head``).
+
+Drafting is cheap next to a target call: prompt lookup is pure-Python dict lookups on an n-gram
+index that grows with the text, the n-gram drafter transforms each corpus row once per sampling
+law (``RowLaw``), the small LM keeps a ``RollbackCache`` (O(1) rollback), and a head step is
+three matrix-vector products with the token half of its input layer tabulated.
 
 Token-only drafters see the text; the hidden-state drafter sees ``h_t``, which carries the
 information surplus ``I(H_t; X_{t+2} | X_{t+1})`` (Zhang, arXiv 2507.19247, §4.1).
@@ -25,7 +30,6 @@ information surplus ``I(H_t; X_{t+2} | X_{t+1})`` (Zhang, arXiv 2507.19247, §4.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -34,13 +38,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from catlm.decoding.feature_head import (FeatureHead, HeadTraining, load_head, save_head,
+                                         target_samples, train_feature_head)
+from catlm.decoding.kvcache import rollback_cache, truncate_cache
 from catlm.decoding.rejection import inverse_cdf
 from catlm.decoding.sampling import sampling_log_probs
 from catlm.errors import BackendError, SpecError
 
 __all__ = ["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup", "NgramDrafter",
-           "LMDrafter", "FeatureHead", "HiddenStateDrafter", "HeadTraining", "target_samples",
-           "train_feature_head", "save_head", "load_head", "Loaded", "load_gpt", "truncate_cache"]
+           "LMDrafter", "FeatureHead", "HiddenStateDrafter", "HeadTraining", "RowLaw", "target_samples",
+           "train_feature_head", "save_head", "load_head", "Loaded", "load_gpt", "truncate_cache",
+           "draw", "uniform"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +98,27 @@ class Drafter(Protocol):
 
 def draw(q: np.ndarray, generator: torch.Generator) -> int:
     """One token from the law q (V,) by inverse CDF of a uniform from ``generator``."""
-    return inverse_cdf(q, float(torch.rand((), generator=generator, dtype=torch.float64)))
+    return inverse_cdf(q, uniform(generator))
+
+
+def uniform(generator: torch.Generator) -> float:
+    return float(torch.rand((), generator=generator, dtype=torch.float64))
+
+
+@dataclass(frozen=True, slots=True)
+class RowLaw:
+    """A law (V,) with its CDF: ``draw(u)`` is ``rejection.inverse_cdf(probs, u)`` without the cumsum."""
+
+    probs: np.ndarray
+    cdf: np.ndarray
+    last: int  # the last token of positive mass
+
+    @classmethod
+    def of(cls, probs: np.ndarray) -> "RowLaw":
+        return cls(probs, np.cumsum(probs), int(np.flatnonzero(probs)[-1]))
+
+    def draw(self, u: float) -> int:
+        return min(int(np.searchsorted(self.cdf, u, side="right")), self.last)
 
 
 def _empty(vocab: int) -> Draft:
@@ -107,30 +135,52 @@ def _point_masses(tokens: list[int], vocab: int) -> Draft:
 
 @dataclass
 class PromptLookup:
-    """Copy the continuation of the latest earlier match of the last n tokens, n = max_ngram..min_ngram."""
+    """Copy the continuation of the latest earlier match of the last n tokens, n = max_ngram..min_ngram.
+
+    A match near the end has a short continuation; the copy then runs on into the tokens it has
+    copied, so a repeating text is drafted γ tokens ahead. Pure-Python dict lookups:
+    ``_latest[n]`` maps every n-gram that ends before the last token to the position right after
+    its latest occurrence, and grows with the committed text.
+    """
 
     vocab: int
     max_ngram: int = 3
     min_ngram: int = 1
     name: str = "lookup"
+    _indexed: list[int] = field(default_factory=list, init=False, repr=False)
+    _latest: dict = field(default_factory=dict, init=False, repr=False)
 
     def reset(self) -> None:
-        return None
+        self._indexed, self._latest = [], {n: {} for n in range(self.min_ngram, self.max_ngram + 1)}
 
     def propose(self, ctx: DraftContext) -> Draft:
-        seq = np.asarray(ctx.tokens)
+        seq = ctx.tokens
+        self._index(seq)
         for n in range(min(self.max_ngram, len(seq) - 1), self.min_ngram - 1, -1):
-            start = _latest_match(seq, n)
+            start = self._latest[n].get(tuple(seq[len(seq) - n:]))
             if start is not None:
-                return _point_masses(seq[start:start + ctx.gamma].tolist(), self.vocab)
+                return _point_masses(_copy(seq, start, ctx.gamma), self.vocab)
         return _empty(self.vocab)
 
+    def _index(self, seq: list[int]) -> None:
+        """Index the n-grams ending at positions len(indexed)+1 .. len(seq)-1 (exclusive ends)."""
+        if not self._latest or seq[:len(self._indexed)] != self._indexed:
+            self.reset()  # not a continuation of the text indexed so far
+        for end in range(len(self._indexed) + 1, len(seq)):
+            for n, latest in self._latest.items():
+                if end >= n:
+                    latest[tuple(seq[end - n:end])] = end
+        self._indexed = list(seq[:max(len(seq) - 1, 0)])
 
-def _latest_match(seq: np.ndarray, n: int) -> int | None:
-    """The position right after the latest earlier occurrence of seq[-n:], or None."""
-    windows = np.lib.stride_tricks.sliding_window_view(seq[:-1], n)  # (len - n, n)
-    hits = np.flatnonzero((windows == seq[-n:]).all(axis=1))
-    return int(hits[-1]) + n if len(hits) else None
+
+def _copy(seq: list[int], start: int, gamma: int) -> list[int]:
+    """γ tokens copied from ``start`` on; a copy that reaches the end of ``seq`` runs on into the
+    tokens it has copied (x_{len+j} = x_{start+j}), i.e. repeats the period len − start."""
+    copied = seq[start:start + gamma]
+    period = len(seq) - start
+    while len(copied) < gamma:
+        copied.append(copied[len(copied) - period])
+    return copied
 
 
 @dataclass
@@ -140,6 +190,7 @@ class NgramDrafter:
     vocab: int
     tables: list[dict] = field(repr=False)  # tables[r]: context tuple of length r -> counts (V,)
     name: str = "ngram"
+    _laws: dict = field(default_factory=dict, init=False, repr=False)  # (Sampling, key) -> RowLaw
 
     @classmethod
     def from_tokens(cls, tokens, order: int, vocab: int) -> "NgramDrafter":
@@ -153,22 +204,34 @@ class NgramDrafter:
 
     def row(self, context: list[int]) -> np.ndarray:
         """Counts (V,) of the longest suffix of ``context`` seen in the corpus."""
+        return self._backoff(context)[1]
+
+    def _backoff(self, context: list[int]) -> tuple[tuple, np.ndarray]:
         for r in range(min(len(self.tables) - 1, len(context)), -1, -1):
-            counts = self.tables[r].get(tuple(context[len(context) - r:]))
+            key = tuple(context[len(context) - r:])
+            counts = self.tables[r].get(key)
             if counts is not None:
-                return counts
-        return np.ones(self.vocab)
+                return key, counts
+        return (), np.ones(self.vocab)
 
     def propose(self, ctx: DraftContext) -> Draft:
         seq, tokens, rows = list(ctx.tokens), [], []
         for _ in range(ctx.gamma):
-            with np.errstate(divide="ignore"):
-                logits = torch.from_numpy(np.log(self.row(seq)))
-            q = ctx.sampling.probs(logits)
-            tokens.append(draw(q, ctx.generator))
-            rows.append(q)
+            law = self._law(seq, ctx.sampling)
+            tokens.append(law.draw(uniform(ctx.generator)))
+            rows.append(law.probs)
             seq.append(tokens[-1])
         return Draft(tokens, np.array(rows).reshape(len(tokens), self.vocab))
+
+    def _law(self, context: list[int], sampling: Sampling) -> "RowLaw":
+        """The sampling law of the backed-off row, transformed once per (row, sampling)."""
+        key, counts = self._backoff(context)
+        law = self._laws.get((sampling, key))
+        if law is None:
+            with np.errstate(divide="ignore"):
+                law = RowLaw.of(sampling.probs(torch.from_numpy(np.log(counts))))
+            self._laws[(sampling, key)] = law
+        return law
 
 
 def _counts(tokens: np.ndarray, r: int, vocab: int) -> dict:
@@ -184,13 +247,6 @@ def _counts(tokens: np.ndarray, r: int, vocab: int) -> dict:
 
 # --- a small LM with its own KV cache ------------------------------------------------------------
 
-def truncate_cache(cache, length: int) -> None:
-    """Roll a KV cache back to its first ``length`` positions (every layer's keys and values)."""
-    for layer, (k, v) in enumerate(zip(cache.keys, cache.values)):
-        if k is not None:
-            cache.keys[layer], cache.values[layer] = k[..., :length, :], v[..., :length, :]
-
-
 class LMDrafter:
     """Draft by sampling a small LM; its cache keeps the longest prefix shared with the committed text."""
 
@@ -201,16 +257,16 @@ class LMDrafter:
         self.reset()
 
     def reset(self) -> None:
-        self.cache, self.fed = self.model.new_cache(), []
+        self.cache, self.fed = rollback_cache(self.model), []
 
     def propose(self, ctx: DraftContext) -> Draft:
         self._rollback(ctx.tokens)
         tokens, rows = [], []
         pending = ctx.tokens[len(self.fed):]
-        for i in range(ctx.gamma):
-            q = ctx.sampling.probs(self._feed(pending)[-1])
-            tokens.append(draw(q, ctx.generator))
-            rows.append(q)
+        for _ in range(ctx.gamma):
+            law = RowLaw.of(ctx.sampling.probs(self._feed(pending)[-1]))
+            tokens.append(law.draw(uniform(ctx.generator)))
+            rows.append(law.probs)
             pending = tokens[-1:]
         return Draft(tokens, np.array(rows).reshape(len(tokens), self.vocab))
 
@@ -220,131 +276,54 @@ class LMDrafter:
         while shared < limit and self.fed[shared] == committed[shared]:
             shared += 1
         truncate_cache(self.cache, shared)
-        self.fed = self.fed[:shared]
+        del self.fed[shared:]
 
     def _feed(self, tokens: list[int]) -> torch.Tensor:
         idx = torch.tensor([tokens], dtype=torch.long)
-        logits = self.model(idx, cache=self.cache, start_pos=len(self.fed))[0]  # (T, V)
-        self.fed = self.fed + list(tokens)
+        with torch.inference_mode():
+            logits = self.model(idx, cache=self.cache, start_pos=len(self.fed))[0]  # (T, V)
+        self.fed += tokens
         return logits
 
 
 # --- the hidden-state drafter (EAGLE-like) -------------------------------------------------------
 
-class FeatureHead(nn.Module):
-    """g(h_t, x_{t+1}) -> ĥ_{t+1}: (.., d) and (..) -> (.., d); a fused input and one residual MLP."""
-
-    def __init__(self, dim: int, vocab: int):
-        super().__init__()
-        self.dim, self.vocab = dim, vocab
-        self.embed = nn.Embedding(vocab, dim)
-        self.fuse = nn.Linear(2 * dim, dim)
-        self.ln = nn.LayerNorm(dim)
-        self.mlp = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-
-    def forward(self, h: torch.Tensor, token: torch.Tensor) -> torch.Tensor:
-        x = self.fuse(torch.cat([h, self.embed(token)], dim=-1))  # (.., d)
-        return x + self.mlp(self.ln(x))
-
-
 class HiddenStateDrafter:
-    """Draft ``x_{t+2..}`` from the target's ``h_t`` and ``x_{t+1}``, through the target's head."""
+    """Draft ``x_{t+2..}`` from the target's ``h_t`` and ``x_{t+1}``, through the target's head.
+
+    One draft step is ``ĥ = x + mlp(ln(x))`` with ``x = fuse([h, e_token]) = W_h h + (W_e e_token + b)``;
+    the token half is a (V, d) table computed at ``reset`` (the weights are frozen during a run),
+    so a step costs three matrix-vector products, a LayerNorm, a GELU and the target's head.
+    """
 
     name = "head"
 
     def __init__(self, head: FeatureHead, target):
         self.head, self.target = head.eval(), target
+        self.reset()
 
     def reset(self) -> None:
-        return None
+        fuse, d = self.head.fuse, self.head.dim
+        with torch.inference_mode():
+            self._w_hidden = fuse.weight[:, :d].contiguous()  # (d, d)
+            self._by_token = nn.functional.linear(self.head.embed.weight, fuse.weight[:, d:], fuse.bias)
 
     def propose(self, ctx: DraftContext) -> Draft:
         if ctx.hidden is None:
             return _empty(self.head.vocab)
-        h, token, tokens, rows = ctx.hidden, torch.tensor(ctx.tokens[-1]), [], []
-        for _ in range(ctx.gamma):
-            h = self.head(h, token)  # (d,): the predicted next hidden state
-            q = ctx.sampling.probs(self.target.head(h))
-            tokens.append(draw(q, ctx.generator))
-            rows.append(q)
-            token = torch.tensor(tokens[-1])
+        h, token, tokens, rows = ctx.hidden, ctx.tokens[-1], [], []
+        with torch.inference_mode():
+            for _ in range(ctx.gamma):
+                h = self._step(h, token)  # (d,): the predicted next hidden state
+                law = RowLaw.of(ctx.sampling.probs(self.target.head(h)))
+                token = law.draw(uniform(ctx.generator))
+                tokens.append(token)
+                rows.append(law.probs)
         return Draft(tokens, np.array(rows).reshape(len(tokens), self.head.vocab))
 
-
-@dataclass(frozen=True, slots=True)
-class HeadTraining:
-    steps: int = 400
-    batch: int = 32
-    lr: float = 3e-3
-    feature_weight: float = 1.0   # EAGLE's regression of ĥ onto the true next hidden state
-    seed: int = 0
-
-
-def target_samples(target, count: int, length: int, seed: int = 0,
-                   prompts: torch.Tensor | None = None) -> torch.Tensor:
-    """(count, length) sequences the target samples at temperature 1 from ``prompts`` (count, T0),
-    by default one uniformly random token each: the training data of a hidden-state head."""
-    from catlm.decoding.sampling import generate
-    gen = torch.Generator().manual_seed(seed)
-    if prompts is None:
-        prompts = torch.randint(target.config.vocab, (count, 1), generator=gen)
-    return generate(target.eval(), prompts, length - prompts.shape[1], generator=gen).sequence
-
-
-def train_feature_head(target, sequences: torch.Tensor, config: HeadTraining = HeadTraining()
-                       ) -> tuple[FeatureHead, list[float]]:
-    """Fit a ``FeatureHead`` on sequences (N, T) the target sampled (its own outputs).
-
-    Loss per position t: the expected NLL ``−Σ_x p(x | h_{t+1}) log q(x | ĥ_{t+1})`` of the target's
-    next-token law (the mean of the NLL of its sampled tokens) plus ``feature_weight`` times the
-    smooth-L1 distance of ĥ_{t+1} to h_{t+1}, so that ĥ can be fed back for the next draft.
-    """
-    torch.manual_seed(config.seed)
-    with torch.no_grad():
-        hidden = target.hidden(sequences)  # (N, T, d)
-        target_logp = torch.log_softmax(target.head(hidden).double(), dim=-1).float()
-    head = FeatureHead(hidden.shape[-1], target_logp.shape[-1])
-    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=0.0)
-    gen, losses = torch.Generator().manual_seed(config.seed), []
-    for _ in range(config.steps):
-        rows = torch.randint(len(sequences), (config.batch,), generator=gen)
-        loss = _head_loss(head, target, hidden[rows], sequences[rows], target_logp[rows], config)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
-    return head.eval(), losses
-
-
-def _head_loss(head, target, hidden, tokens, target_logp, config: HeadTraining) -> torch.Tensor:
-    predicted = head(hidden[:, :-1], tokens[:, 1:])  # ĥ_{t+1} from (h_t, x_{t+1}): (B, T-1, d)
-    logq = torch.log_softmax(target.head(predicted), dim=-1)
-    nll = -(target_logp[:, 1:].exp() * logq).sum(-1).mean()
-    feature = nn.functional.smooth_l1_loss(predicted, hidden[:, 1:])
-    return nll + config.feature_weight * feature
-
-
-def save_head(head: FeatureHead, path: str | Path) -> Path:
-    """A folder with ``head.safetensors`` and ``head.json`` (dim, vocab)."""
-    from safetensors.torch import save_model
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    save_model(head, str(path / "head.safetensors"))
-    (path / "head.json").write_text(json.dumps({"kind": "feature_head", "dim": head.dim,
-                                                "vocab": head.vocab}))
-    return path
-
-
-def load_head(path: str | Path) -> FeatureHead:
-    from safetensors.torch import load_model
-    path = Path(path)
-    if not (path / "head.json").is_file():
-        raise BackendError(f"no drafter head at {str(path)!r} (head.json missing)",
-                           hint="train one with catlm.decoding.drafters.train_feature_head and save_head")
-    meta = json.loads((path / "head.json").read_text())
-    head = FeatureHead(meta["dim"], meta["vocab"])
-    load_model(head, str(path / "head.safetensors"))
-    return head.eval()
+    def _step(self, h: torch.Tensor, token: int) -> torch.Tensor:
+        x = nn.functional.linear(h, self._w_hidden) + self._by_token[token]  # (d,)
+        return x + self.head.mlp(self.head.ln(x))
 
 
 class Loaded(NamedTuple):

@@ -39,12 +39,14 @@ import numpy as np
 import torch
 
 from catlm.decoding.chisquare import ChiSquare, chi_square_test
-from catlm.decoding.drafters import Draft, DraftContext, Drafter, Sampling, truncate_cache
-from catlm.decoding.rejection import verify
+from catlm.decoding.drafters import Draft, DraftContext, Drafter, RowLaw, Sampling, uniform
+from catlm.decoding.kvcache import rollback_cache
+from catlm.decoding.rejection import inverse_cdf
+from catlm.decoding.scalars import RESIDUAL_TOL
 from catlm.errors import BackendError, SpecError
 
-__all__ = ["SpecStats", "SpecResult", "speculative_generate", "plain_generate", "pit_test",
-           "forward_cost_ratio"]
+__all__ = ["SpecStats", "SpecResult", "speculative_generate", "plain_generate", "fast_verify",
+           "pit_test", "forward_cost_ratio"]
 
 
 @dataclass
@@ -60,6 +62,7 @@ class SpecStats:
     emitted: int = 0             # tokens emitted (accepted drafts + corrections + bonus tokens)
     seconds: float = 0.0         # wall clock of the whole run, prefill included
     draft_seconds: float = 0.0   # of which spent in the drafter
+    target_seconds: float = 0.0  # of which spent in the target's forward calls (prefill included)
     position_drafted: list[int] = field(default_factory=list)   # blocks with >= i drafts
     position_accepted: list[int] = field(default_factory=list)  # blocks whose i-th draft was accepted
 
@@ -117,24 +120,69 @@ class SpecResult:
 Verifier = Callable[[np.ndarray, np.ndarray, list, np.random.Generator], np.ndarray]
 
 
+def fast_verify(p_rows: np.ndarray, q_rows: np.ndarray, drafted: list[int],
+                rng: np.random.Generator) -> list[int]:
+    """``rejection.verify`` on rows the runtime built itself: the same uniforms, the same tokens.
+
+    The γ accept tests ``u_i < min(1, p_i(x_i)/q_i(x_i))`` are one vectorised comparison and the
+    correction is ``inverse_cdf(residual(p_i, q_i), u_{γ+1})`` as in ``verify`` (with
+    ``exact.residual`` specialised to one float row); ``verify``'s input checks are skipped: the
+    rows are sampling laws and ``q_i(x_i) > 0`` holds by construction.
+    """
+    k = len(drafted)
+    u = rng.random(k + 1)
+    if k:
+        at = np.arange(k)
+        accepted = u[:k] < np.minimum(p_rows[at, drafted] / q_rows[at, drafted], 1.0)
+        rejected = np.flatnonzero(~accepted)
+        if len(rejected):
+            i = int(rejected[0])
+            return [*drafted[:i], inverse_cdf(_residual(p_rows[i], q_rows[i]), u[-1])]
+    return [*drafted, inverse_cdf(p_rows[k], u[-1])]
+
+
+def _residual(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``exact.residual`` of one float row: norm(max(0, p − q)), or p where that mass is ~0."""
+    surplus = np.maximum(p - q, 0.0)
+    mass = surplus.sum()
+    return p if mass <= RESIDUAL_TOL else surplus / mass
+
+
 class _Target:
-    """The target's KV cache and the hidden state at the position before the last committed token."""
+    """The target's rollback KV cache and the hidden state at the position before the last token."""
 
-    def __init__(self, model, prompt: list[int]):
-        self.model, self.cache, self.hidden = model, model.new_cache(), None
+    def __init__(self, model, prompt: list[int], stats: SpecStats):
+        self.model, self.cache, self.hidden = model, rollback_cache(model), None
         if len(prompt) > 1:
-            h = model.hidden(torch.tensor([prompt[:-1]]), cache=self.cache, start_pos=0)
-            self.hidden = h[0, -1]
+            started = time.perf_counter()
+            self.hidden = model.hidden(torch.tensor([prompt[:-1]]), cache=self.cache)[0, -1]
+            stats.target_seconds += time.perf_counter() - started
 
-    def score(self, fed: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def score(self, fed: list[int], stats: SpecStats) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward over the fed tokens: hidden (k+1, d) and logits (k+1, V)."""
+        started = time.perf_counter()
         h = self.model.hidden(torch.tensor([fed]), cache=self.cache, start_pos=self.cache.length)[0]
-        return h, self.model.head(h)
+        logits = self.model.head(h)
+        stats.target_seconds += time.perf_counter() - started
+        return h, logits
 
     def commit(self, kept: int, hidden: torch.Tensor) -> None:
-        """Keep the first ``kept`` positions of the cache (the accepted prefix)."""
-        truncate_cache(self.cache, kept)
+        """Keep the first ``kept`` positions of the cache (the accepted prefix): a pointer move."""
+        self.cache.truncate(kept)
         self.hidden = hidden
+
+
+@dataclass
+class _Run:
+    """The mutable state of one run: statistics, committed tokens, PIT values, tested rows."""
+
+    stats: SpecStats
+    tokens: list[int]
+    sampling: Sampling
+    verifier: Verifier
+    rng: np.random.Generator
+    pits: list[np.ndarray] = field(default_factory=list)
+    rows: list = field(default_factory=list)
 
 
 def _check_run(model, prompt: list[int], max_new: int, gamma: int) -> None:
@@ -149,31 +197,29 @@ def _check_run(model, prompt: list[int], max_new: int, gamma: int) -> None:
 
 
 def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: int,
-                         sampling: Sampling = Sampling(), seed: int = 0, verifier: Verifier = verify,
-                         record_rows: bool = False) -> SpecResult:
+                         sampling: Sampling = Sampling(), seed: int = 0,
+                         verifier: Verifier = fast_verify, record_rows: bool = False) -> SpecResult:
     """Emit ``max_new`` tokens after ``prompt`` (token ids) distributed as the target's sampling law.
 
-    ``target`` has ``hidden(idx, cache, start_pos) -> (1, T, d)``, ``head(h) -> logits``,
-    ``new_cache()`` and ``context`` (``catlm.models.GPT``). ``verifier`` defaults to the exact rule.
+    ``target`` has ``hidden(idx, cache, start_pos) -> (1, T, d)``, ``head(h) -> logits``, ``bb``
+    (its transformer, with ``layers``) and ``context`` (``catlm.models.GPT``). ``verifier``
+    defaults to ``fast_verify``, which emits what ``rejection.verify`` emits on the same uniforms.
     """
     prompt = [int(t) for t in prompt]
     _check_run(target, prompt, max_new, gamma)
-    torch_gen, rng = torch.Generator().manual_seed(seed), np.random.default_rng(seed)
-    stats, tokens, pits, rows = SpecStats(gamma), list(prompt), [], []
-    started = time.perf_counter()
+    torch_gen = torch.Generator().manual_seed(seed)
+    run = _Run(SpecStats(gamma), list(prompt), sampling, verifier, np.random.default_rng(seed))
+    started, end = time.perf_counter(), len(prompt) + max_new
     drafter.reset()
-    with torch.no_grad():
-        state = _Target(target, prompt)
-        while len(tokens) - len(prompt) < max_new:
-            k = min(gamma, max_new - (len(tokens) - len(prompt)) - 1)  # a block emits <= k + 1
-            draft = _propose(drafter, DraftContext(tokens, state.hidden, k, sampling, torch_gen),
-                             stats)
-            emitted = _block(state, draft, tokens[-1], sampling, verifier, rng, stats, rows)
-            pits += [_pit(p, x, rng) for p, x in emitted]
-            tokens += [x for _, x in emitted]
-    stats.seconds = time.perf_counter() - started
-    return SpecResult(prompt, tokens[len(prompt):], np.array(pits), stats,
-                      tuple(rows) if record_rows else ())
+    with torch.inference_mode():
+        state = _Target(target, prompt, run.stats)
+        while len(run.tokens) < end:
+            k = min(gamma, end - len(run.tokens) - 1)  # a block emits <= k + 1 tokens
+            ctx = DraftContext(run.tokens, state.hidden, k, sampling, torch_gen)
+            _block(state, _propose(drafter, ctx, run.stats), run)
+    run.stats.seconds = time.perf_counter() - started
+    return SpecResult(prompt, run.tokens[len(prompt):], np.concatenate([np.zeros(0)] + run.pits),
+                      run.stats, tuple(run.rows) if record_rows else ())
 
 
 def _propose(drafter: Drafter, ctx: DraftContext, stats: SpecStats) -> Draft:
@@ -185,18 +231,18 @@ def _propose(drafter: Drafter, ctx: DraftContext, stats: SpecStats) -> Draft:
     return draft
 
 
-def _block(state: _Target, draft: Draft, last: int, sampling: Sampling, verifier: Verifier,
-           rng: np.random.Generator, stats: SpecStats, rows: list) -> list[tuple[np.ndarray, int]]:
-    """Score, verify and commit one block; returns (p row, token) for each emitted token."""
+def _block(state: _Target, draft: Draft, run: _Run) -> None:
+    """Score, verify and commit one block: one target call, the sampling transform once per row."""
     start = state.cache.length
-    hidden, logits = state.score([last] + draft.tokens)
-    p = sampling.probs(logits)  # (k+1, V)
+    hidden, logits = state.score([run.tokens[-1]] + draft.tokens, run.stats)
+    p = run.sampling.probs(logits)  # (k+1, V) float64
     q = draft.q if len(draft.tokens) else np.zeros((0, p.shape[-1]))
-    emitted = [int(x) for x in verifier(p, q, draft.tokens, rng)]
+    emitted = [int(x) for x in run.verifier(p, q, draft.tokens, run.rng)]
     n = len(emitted) - 1  # accepted drafts
     state.commit(start + 1 + n, hidden[n])
-    _count(stats, p, q, len(draft.tokens), n, rows)
-    return list(zip(p, emitted))
+    _count(run.stats, p, q, len(draft.tokens), n, run.rows)
+    run.pits.append(_pits(p[:n + 1], emitted, run.rng))
+    run.tokens += emitted
 
 
 def _count(stats: SpecStats, p: np.ndarray, q: np.ndarray, k: int, n: int, rows: list) -> None:
@@ -216,24 +262,32 @@ def _grow(counts: list[int], upto: int) -> None:
         counts[i] += 1
 
 
-def _pit(p: np.ndarray, x: int, rng: np.random.Generator) -> float:
-    """Randomised probability integral transform of token x under the law p."""
-    return float(p[:x].sum() + rng.random() * p[x])
+def _pits(p: np.ndarray, emitted: list[int], rng: np.random.Generator) -> np.ndarray:
+    """Randomised PITs ``F(x−1) + v·p(x)`` of the emitted tokens (n,) under their rows (n, V)."""
+    at = np.arange(len(emitted))
+    mass = p[at, emitted]
+    return np.cumsum(p, axis=-1)[at, emitted] - mass + rng.random(len(emitted)) * mass
 
 
 def plain_generate(target, prompt, max_new: int, sampling: Sampling = Sampling(),
                    seed: int = 0) -> SpecResult:
-    """Ancestral sampling with the target's KV cache (``sampling.generate``), the same interface."""
-    from catlm.decoding.sampling import generate
+    """Target-only ancestral sampling, one cached call per token, through the same cache, sampling
+    transform and inverse-CDF draw as ``speculative_generate``: the baseline of its speedup."""
     prompt = [int(t) for t in prompt]
     _check_run(target, prompt, max_new, 0)
-    gen = torch.Generator().manual_seed(seed)
+    gen, tokens = torch.Generator().manual_seed(seed), list(prompt)
     started = time.perf_counter()
-    out = generate(target.eval(), torch.tensor([prompt]), max_new, sampling.temperature,
-                   sampling.top_k, sampling.top_p, generator=gen)
-    seconds = time.perf_counter() - started
-    stats = SpecStats(0, blocks=max_new, emitted=max_new, seconds=seconds)
-    return SpecResult(prompt, out.tokens[0].tolist(), np.zeros(0), stats)
+    stats = SpecStats(0, blocks=max_new, emitted=max_new)
+    with torch.inference_mode():
+        cache, fed = rollback_cache(target), prompt
+        for _ in range(max_new):
+            called = time.perf_counter()
+            logits = target(torch.tensor([fed]), cache=cache, start_pos=cache.length)[0, -1]  # (V,)
+            stats.target_seconds += time.perf_counter() - called
+            tokens.append(RowLaw.of(sampling.probs(logits)).draw(uniform(gen)))
+            fed = tokens[-1:]
+    stats.seconds = time.perf_counter() - started
+    return SpecResult(prompt, tokens[len(prompt):], np.zeros(0), stats)
 
 
 def pit_test(pits, bins: int = 10) -> ChiSquare:
@@ -243,17 +297,18 @@ def pit_test(pits, bins: int = 10) -> ChiSquare:
     return chi_square_test(cells, np.full(bins, 1.0 / bins))
 
 
-def forward_cost_ratio(target, gamma: int, past: int = 64, repeats: int = 20) -> dict:
-    """Median seconds of a cached target forward over 1 and over γ+1 new tokens, and their ratio."""
-    def timed(width: int) -> float:
-        times = []
+def forward_cost_ratio(target, gamma: int, past: int = 64, repeats: int = 30) -> dict:
+    """Median seconds of a cached target forward over 1 and over γ+1 new tokens after ``past``
+    positions, and their ratio; the two widths alternate so that load drifts hit both alike."""
+    times: dict[int, list[float]] = {1: [], gamma + 1: []}
+    with torch.inference_mode():
+        cache = rollback_cache(target)
+        target(torch.zeros(1, past, dtype=torch.long), cache=cache)
         for _ in range(repeats):
-            cache = target.new_cache()
-            with torch.no_grad():
-                target(torch.zeros(1, past, dtype=torch.long), cache=cache)
+            for width, seen in times.items():
+                cache.truncate(past)
                 started = time.perf_counter()
                 target(torch.zeros(1, width, dtype=torch.long), cache=cache, start_pos=past)
-            times.append(time.perf_counter() - started)
-        return float(np.median(times))
-    one, block = timed(1), timed(gamma + 1)
+                seen.append(time.perf_counter() - started)
+    one, block = float(np.median(times[1])), float(np.median(times[gamma + 1]))
     return {"one_token_s": one, "block_s": block, "ratio": block / one}
