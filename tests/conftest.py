@@ -4,6 +4,22 @@
 would oversubscribe the machine several times over and slow small steps by an order of magnitude.
 """
 import os
+import sys
+
+import pytest
 
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(var, "1")
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny tensors: more torch threads only add contention (a test may have changed the count)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

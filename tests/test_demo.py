@@ -12,7 +12,6 @@ import math
 import re
 import struct
 from collections import Counter
-from pathlib import Path
 
 import pytest
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 
 import catlm
 from catlm.cli import main
-from catlm.core.diagram import COD, DOM, Box, Copy, Swap, copy, delete, identity, swap
+from catlm.core.diagram import COD, DOM, Box, Swap, copy, delete, identity, swap
 from catlm.core.types import Finite, I, Ty
 from catlm.drawing import ascii_art, layout, render
 from catlm.drawing.layout import LAYER_GAP

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from catlm.backends.functor import compile, finstoch
+from catlm.backends.functor import finstoch
 from catlm.cli import main
 from catlm.core.check import typecheck
 from catlm.core.diagram import Box, Literal, copy, identity

@@ -15,14 +15,6 @@ TOK = Finite.range("Tok", 50)
 E, H = Real("E", 16), Real("H", 16)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add contention
-    yield
-    torch.set_num_threads(before)
-
-
 def test_registry_lists_the_five_implementations_with_their_kinds():
     assert {n: impl.kind for n, impl in IMPLEMENTATIONS.items()} == {
         "embedding": "deterministic", "transformer": "deterministic", "mlp": "deterministic",

@@ -13,14 +13,6 @@ from catlm.models.heads import LinearSoftmax, chunked_cross_entropy  # noqa: E40
 from catlm.models.memory import head_memory, saved_tensor_bytes  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _leaves(n, d, v, seed, bias):
     g = torch.Generator().manual_seed(seed)
     h = torch.randn(n, d, generator=g, dtype=torch.float64, requires_grad=True)

@@ -16,14 +16,6 @@ P = torch.tensor([0.4, 0.25, 0.15, 0.1, 0.06, 0.04], dtype=torch.float64)
 Z = torch.log(P)[None]  # logits whose softmax is P
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _probs(**kw):
     return sampling_log_probs(Z, **kw).exp()[0]
 

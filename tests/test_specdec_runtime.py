@@ -38,15 +38,6 @@ from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
 V = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one intra-op thread avoids spin-waiting on a busy machine (18x faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_gpt(seed: int, vocab: int = V, scale: float = 0.2) -> GPT:
     """A random GPT whose embedding (tied head) is scaled up so that its laws are far from uniform."""
     torch.manual_seed(seed)

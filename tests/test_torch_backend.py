@@ -40,14 +40,6 @@ kernel draft: H -> Tok   = linear_softmax()
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny tensors: threads only add contention
-    yield
-    torch.set_num_threads(before)
-
-
 def floats(kernels: dict) -> dict:
     return {name: np.asarray(k, dtype=np.float64) for name, k in kernels.items()}
 

@@ -52,14 +52,6 @@ def spec(corpus, tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def cli(capsys, *argv) -> dict:
     assert main([str(a) for a in argv]) == 0, capsys.readouterr().err
     return json.loads(capsys.readouterr().out)

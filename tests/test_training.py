@@ -30,14 +30,6 @@ CONFIG = TrainConfig(steps=16, batch=4, block=8, lr=1e-2, min_lr=1e-3, warmup=3,
                      eval_iters=2, seed=3, val_fraction=0.2, device="cpu")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def tokens(n: int = 600) -> torch.Tensor:
     """A noisy cycle over 12 symbols: learnable but not trivial."""
     g = torch.Generator().manual_seed(0)

@@ -29,4 +29,17 @@ from catlm.analysis.surplus import Surplus, information_surplus, joint_state, k_
 from catlm.analysis.surrogate import (CCA, cca, cross_covariances, log_partition,
                                       quadratic_surrogate, surrogate_beta)
 
-__all__ = [name for name in dir() if not name.startswith("_") and name != "annotations"]
+__all__ = [
+    "AlignmentUniformity", "Anisotropy", "ApproximationBounds", "CCA", "DIVERGENCES", "NLL",
+    "PathBound", "SIMILARITY_KERNELS", "Spectrum", "Surplus", "alignment_objective",
+    "alignment_uniformity", "anisotropy", "approximation_bounds", "averaged_metric",
+    "averaged_spectrum", "bhattacharyya", "categorical_entropy", "cca", "checks",
+    "conditional_entropy", "cross_covariances", "dirichlet_energy", "disintegrate",
+    "divergence", "divergences", "entropy", "fisher_rao_distance", "geometry", "head_probs",
+    "information_surplus", "joint_state", "k_step_kernel", "ky_fan_optimum", "laplacian",
+    "linear_cka", "local_kl_ratio", "log_partition", "mean_anisotropy", "metric_matvec",
+    "metric_rank", "mutual_information", "nll_decomposition", "operator_spectrum", "path_bound",
+    "pointwise_entropy", "predicted_rank", "principal_angles", "pullback_metric",
+    "quadratic_surrogate", "shannon", "similarity_kernel", "spectral", "surplus", "surrogate",
+    "surrogate_beta", "top_eigenpairs",
+]

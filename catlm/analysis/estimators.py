@@ -19,7 +19,7 @@ True
 """
 from __future__ import annotations
 
-import math
+import math  # noqa: F401 (used by the module example)
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -28,7 +28,7 @@ from typing import Mapping
 
 import numpy as np
 
-from catlm.backends.symbolic import FLOAT, Scalars, Unresolved, substitute
+from catlm.backends.symbolic import FLOAT, Scalars, Unresolved, substitute  # noqa: F401 (FLOAT: doctest)
 from catlm.core.diagram import Box, Implementation, Literal
 from catlm.core.types import Ty
 from catlm.errors import BackendError, KernelError

@@ -44,7 +44,7 @@ def surrogate_directions(S_ff, S_fp, S_pp, k: int, seed: int, iterations: int = 
 
 def nll_directions(law, P, phi, k: int, steps: int, seed: int):
     """A (p, k) of the model softmax(U Aᵀ φ(x) + b) trained by L-BFGS on the exact NLL."""
-    (n, V), p = P.shape, phi.shape[1]
+    V, p = P.shape[1], phi.shape[1]
     rng = np.random.default_rng(seed)
     start = np.concatenate([0.1 * rng.standard_normal(p * k + V * k), np.zeros(V)])
 
