@@ -35,8 +35,9 @@ def language(ws: Workspace) -> Section:
         kernels += [(name, k, f"{d.dom} -> {d.cod}") for k, d in spec.kernels.items()]
         laws += [(name, r.name, r.kind, _verdict(r), r.detail) for r in decide(spec, exact=True)]
         file = f"spec-{name.removesuffix('.cat')}.png"
-        render(spec.kernels[spec.last_kernel], ws.out / file)
-        figures.append(Figure(file, f"{name}: the string diagram of `{spec.last_kernel}`"))
+        largest = max(spec.kernels, key=lambda k: len(spec.kernels[k].diagram.generators))
+        render(spec.kernels[largest], ws.out / file)
+        figures.append(Figure(file, f"{name}: the string diagram of `{largest}`"))
     text = "\n".join([
         "A language model's generation step is the composite of Markov kernels "
         "k_gen = k_head ∘ k_bb ∘ k_emb in the category Stoch. catlm writes such composites as "
