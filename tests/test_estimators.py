@@ -186,7 +186,7 @@ def test_bad_inputs_raise_catlm_errors(bigram):
         est.nll_decomposition_vs_teacher(wrong, tokens, teacher)
     with pytest.raises(SpecError, match="offset"):
         est.conditional_probe(copy_model(teacher), tokens, offset=1)
-    with pytest.raises(SpecError, match="no catlm checkpoint"):
+    with pytest.raises(BackendError, match="no catlm checkpoint"):
         est.load_model("/nonexistent/folder")
 
 

@@ -22,7 +22,7 @@ from catlm.cli import main  # noqa: E402
 from catlm.data.ngram import NgramSource  # noqa: E402
 from catlm.decoding.drafters import (DraftContext, FeatureHead, HeadTraining,  # noqa: E402
                                      HiddenStateDrafter, LMDrafter, NgramDrafter, PromptLookup,
-                                     Sampling, load_gpt, load_head, save_head, target_samples,
+                                     Sampling, load_model, load_head, save_head, target_samples,
                                      train_feature_head, truncate_cache)
 from catlm.decoding.exact import residual  # noqa: E402
 from catlm.decoding.kvcache import RollbackCache, rollback_cache  # noqa: E402
@@ -388,7 +388,7 @@ def test_bad_runs_raise_catlm_errors(target, drafters):
     with pytest.raises(SpecError, match="gamma"):
         speculative_generate(target, drafters["lookup"], -1, PROMPT, 5)
     with pytest.raises(BackendError, match="no catlm checkpoint"):
-        load_gpt("/nonexistent/folder")
+        load_model("/nonexistent/folder")
 
 
 # --- the command line ----------------------------------------------------------------------------

@@ -186,3 +186,19 @@ def test_the_bundled_lm_spec_trains_with_a_gpt2_sized_bpe(capsys, corpus, tmp_pa
     assert abs(summary["train_loss"] - torch.log(torch.tensor(50257.0)).item()) < 1.0
     tables = {k: tuple(v.shape) for k, v in weights(out).items() if v.shape[:1] == (50257,)}
     assert tables and all(shape == (50257, 256) for shape in tables.values())
+
+
+def test_a_trained_spec_is_read_back_by_every_command(trained, corpus, tmp_path):
+    """sample, speculate and analyze all rebuild the compiled spec from the checkpoint alone."""
+    from catlm.backends.torch import DiagramModule
+    from catlm.models.loading import load_model
+    out, _ = trained
+    loaded = load_model(out)
+    assert isinstance(loaded.model, DiagramModule) and loaded.meta["kernel"] == "gen"
+    plain = run_json(["sample", out, "--prompt", "A", "--max-new", "8", "--temperature", "0", "--json"])
+    spec = run_json(["speculate", out, "--drafter", "lookup", "--gamma", "3", "--max-new", "8",
+                     "--temperature", "0", "--prompt", "A", "--json"])
+    assert spec["text"] == plain["text"]  # greedy speculative decoding is greedy decoding
+    report = run_json(["analyze", out, "--corpus", corpus, "--quick", "--out", tmp_path / "rep",
+                       "--json"])
+    assert (tmp_path / "rep" / "report.md").is_file() and report

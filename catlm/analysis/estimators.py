@@ -366,30 +366,13 @@ def spectral_alignment(model, tokens, teacher, k: int = 8, *, kernel: str = "bha
 # --- models from checkpoints ----------------------------------------------------------------------
 
 def load_model(path: str | Path):
-    """(GPT, tokenizer, state) from a training output folder or one checkpoint folder."""
-    from catlm.data.tokenizers import tokenizer_from_json
-    from catlm.models import checkpoint as ckpt
-    from catlm.models.gpt import GPT, GPTConfig
-    folder = _checkpoint_folder(Path(path))
-    saved = ckpt.load_checkpoint(folder)
-    config = saved.state.get("model_config")
-    if not config or saved.state.get("tokenizer") is None:
-        raise BackendError(f"checkpoint {folder} stores no model config or tokenizer",
-                           hint="analyze checkpoints written by catlm's train with a tokenizer")
-    model = GPT(GPTConfig(**config))
-    ckpt.restore(saved, model, None)
-    return model.eval(), tokenizer_from_json(saved.state["tokenizer"]), saved.state
-
-
-def _checkpoint_folder(path: Path) -> Path:
-    from catlm.models.checkpoint import latest_checkpoint
-    if (path / "state.json").is_file():
-        return path
-    found = latest_checkpoint(path) if path.is_dir() else None
-    if found is None:
-        raise SpecError(f"no catlm checkpoint at {str(path)!r}",
-                        hint="pass a training output folder (with checkpoint.json) or a step-* folder")
-    return found
+    """(model, tokenizer, state) from a training output folder or one checkpoint folder."""
+    from catlm.models.loading import load_model as load
+    loaded = load(path)
+    if loaded.tokenizer is None:
+        raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
+                           hint="analyze checkpoints written by catlm train")
+    return loaded.model, loaded.tokenizer, loaded.state
 
 
 def validation_tokens(tokens, state: dict) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 HELP = "sample a continuation of a prompt from a checkpoint written by catlm train"
 
@@ -32,9 +31,15 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from catlm.decoding.sampling import generate
+    from catlm.errors import BackendError
     from catlm.models.distributed import resolve_device
+    from catlm.models.loading import load_model
 
-    model, tokenizer, path = load_model(args.checkpoint)
+    loaded = load_model(args.checkpoint)
+    model, tokenizer, path = loaded.model, loaded.tokenizer, loaded.folder
+    if tokenizer is None:
+        raise BackendError(f"checkpoint {path} stores no tokenizer, so a text prompt cannot be read",
+                           hint="sample from checkpoints written by catlm train")
     device = resolve_device(args.device)
     model.to(device).eval()
     prompt = prompt_tokens(tokenizer, args.prompt)
@@ -49,46 +54,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(args.prompt + text)
     return 0
-
-
-def load_model(where: str | Path):
-    """(DiagramModule with the checkpoint's weights, tokenizer, checkpoint folder)."""
-    from catlm.backends.torch import compile_torch
-    from catlm.data.tokenizers import tokenizer_from_json
-    from catlm.elaborate import parse
-    from catlm.models.checkpoint import load_checkpoint, restore
-
-    path = checkpoint_folder(Path(where))
-    saved = load_checkpoint(path)
-    meta = saved.state.get("meta") or {}
-    _require(path, meta, saved.state)
-    spec = parse(meta["spec"], file=meta.get("file", "<checkpoint>"))
-    model = compile_torch(spec.kernels[meta["kernel"]])
-    model.to(next(iter(saved.model.values())).dtype)
-    restore(saved, model, None)
-    return model, tokenizer_from_json(saved.state["tokenizer"]), path
-
-
-def checkpoint_folder(where: Path) -> Path:
-    from catlm.errors import BackendError
-    from catlm.models.checkpoint import latest_checkpoint
-
-    if (where / "state.json").is_file():
-        return where
-    found = latest_checkpoint(where) if where.is_dir() else None
-    if found is None:
-        raise BackendError(f"no catlm checkpoint at {where}",
-                           hint="pass the --out folder of catlm train or one of its checkpoints/step-* folders")
-    return found
-
-
-def _require(path: Path, meta: dict, state: dict) -> None:
-    from catlm.errors import BackendError
-
-    missing = [k for k in ("spec", "kernel") if k not in meta] + ([] if state.get("tokenizer") else ["tokenizer"])
-    if missing:
-        raise BackendError(f"checkpoint {path} lacks {', '.join(missing)}, so the model cannot be rebuilt",
-                           hint="sample from checkpoints written by catlm train")
 
 
 def prompt_tokens(tokenizer, prompt: str) -> list[int]:

@@ -43,10 +43,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from catlm.decoding.drafters import Sampling, load_gpt
+    from catlm.decoding.drafters import Sampling, load_model
     from catlm.decoding.runtime import pit_test, plain_generate, speculative_generate
 
-    loaded = load_gpt(args.checkpoint)
+    loaded = load_model(args.checkpoint)
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="train with a tokenizer so that prompts can be encoded")
@@ -73,7 +73,7 @@ def make_drafter(text: str, loaded, args):
 
 def _lookup(path: str, loaded, args):
     from catlm.decoding.drafters import PromptLookup
-    return PromptLookup(loaded.model.config.vocab)
+    return PromptLookup(loaded.model.head.vocab)
 
 
 def _ngram(path: str, loaded, args):
@@ -83,16 +83,16 @@ def _ngram(path: str, loaded, args):
     if not corpus:
         raise SpecError("the ngram drafter needs a corpus", hint="pass --corpus PATH (or 'shakespeare')")
     tokens = loaded.tokenizer.encode(read_text(corpus))
-    return NgramDrafter.from_tokens(tokens, args.order, loaded.model.config.vocab)
+    return NgramDrafter.from_tokens(tokens, args.order, loaded.model.head.vocab)
 
 
 def _head(path: str, loaded, args):
     from catlm.decoding.drafters import HiddenStateDrafter, load_head
     folder = Path(path) if path else Path(args.checkpoint) / "drafter-head"
     head = load_head(folder) if path or folder.is_dir() else _train_head(loaded, args)
-    if (head.dim, head.vocab) != (loaded.model.config.dim, loaded.model.config.vocab):
+    if (head.dim, head.vocab) != (loaded.model.head.dim, loaded.model.head.vocab):
         raise BackendError(f"the head reads dim {head.dim}, vocab {head.vocab}; the target has "
-                           f"dim {loaded.model.config.dim}, vocab {loaded.model.config.vocab}",
+                           f"dim {loaded.model.head.dim}, vocab {loaded.model.head.vocab}",
                            hint="train the head on this checkpoint")
     return HiddenStateDrafter(head, loaded.model)
 
@@ -108,15 +108,15 @@ def _train_head(loaded, args):
 
 
 def _lm(path: str, loaded, args):
-    from catlm.decoding.drafters import LMDrafter, load_gpt
+    from catlm.decoding.drafters import LMDrafter, load_model
     if not path:
         raise SpecError("the lm drafter needs a checkpoint", hint="write --drafter lm:PATH")
-    small = load_gpt(path)
-    if small.model.config.vocab != loaded.model.config.vocab or \
+    small = load_model(path)
+    if small.model.head.vocab != loaded.model.head.vocab or \
             (small.tokenizer is not None and small.tokenizer != loaded.tokenizer):
         raise BackendError(f"the drafter {path} and the target do not share a vocabulary",
                            hint="train the drafter with the target's tokenizer")
-    return LMDrafter(small.model, loaded.model.config.vocab)
+    return LMDrafter(small.model, loaded.model.head.vocab)
 
 
 DRAFTERS = {"lookup": _lookup, "ngram": _ngram, "head": _head, "lm": _lm}

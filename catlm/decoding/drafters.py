@@ -31,8 +31,7 @@ information surplus ``I(H_t; X_{t+2} | X_{t+1})`` (Zhang, arXiv 2507.19247, §4.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -43,11 +42,12 @@ from catlm.decoding.feature_head import (FeatureHead, HeadTraining, load_head, s
 from catlm.decoding.kvcache import rollback_cache, truncate_cache
 from catlm.decoding.rejection import inverse_cdf
 from catlm.decoding.sampling import sampling_log_probs
-from catlm.errors import BackendError, SpecError
+from catlm.errors import SpecError
+from catlm.models.loading import Loaded, load_model
 
 __all__ = ["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup", "NgramDrafter",
            "LMDrafter", "FeatureHead", "HiddenStateDrafter", "HeadTraining", "RowLaw", "target_samples",
-           "train_feature_head", "save_head", "load_head", "Loaded", "load_gpt", "truncate_cache",
+           "train_feature_head", "save_head", "load_head", "Loaded", "load_model", "truncate_cache",
            "draw", "uniform"]
 
 
@@ -325,29 +325,3 @@ class HiddenStateDrafter:
         x = nn.functional.linear(h, self._w_hidden) + self._by_token[token]  # (d,)
         return x + self.head.mlp(self.head.ln(x))
 
-
-class Loaded(NamedTuple):
-    model: nn.Module
-    tokenizer: object | None
-    folder: Path
-    meta: dict
-
-
-def load_gpt(path: str | Path) -> Loaded:
-    """A GPT, its tokenizer and metadata from a checkpoint folder or a training output folder."""
-    from catlm.data.tokenizers import tokenizer_from_json
-    from catlm.models.checkpoint import latest_checkpoint, load_checkpoint, restore
-    from catlm.models.gpt import GPT, GPTConfig
-    path = Path(path)
-    folder = path if (path / "state.json").is_file() else latest_checkpoint(path)
-    if folder is None:
-        raise BackendError(f"no catlm checkpoint at {str(path)!r}",
-                           hint="pass a folder written by catlm's trainer (it holds checkpoint.json)")
-    ckpt = load_checkpoint(folder)
-    if not ckpt.state.get("model_config"):
-        raise BackendError(f"checkpoint {folder} has no model_config", hint="save a GPT with train()")
-    model = GPT(GPTConfig(**ckpt.state["model_config"]))
-    restore(ckpt, model, None)
-    text = ckpt.state.get("tokenizer")
-    return Loaded(model.eval(), tokenizer_from_json(text) if text else None, folder,
-                  ckpt.state.get("meta") or {})

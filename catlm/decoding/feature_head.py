@@ -61,7 +61,7 @@ def target_samples(target, count: int, length: int, seed: int = 0,
     from catlm.decoding.sampling import generate
     gen = torch.Generator().manual_seed(seed)
     if prompts is None:
-        prompts = torch.randint(target.config.vocab, (count, 1), generator=gen)
+        prompts = torch.randint(target.head.vocab, (count, 1), generator=gen)
     return generate(target.eval(), prompts, length - prompts.shape[1], generator=gen).sequence
 
 

@@ -1,0 +1,98 @@
+"""A trained model back from its checkpoint: the one loader every command uses.
+
+A checkpoint (``catlm.models.checkpoint``: safetensors + JSON, never pickle) records how to rebuild
+its model. One written by ``catlm train`` stores the spec text and the kernel name in ``meta``; the
+model is that kernel compiled again by the torch backend. One written for a bare ``GPT`` stores
+its ``GPTConfig`` as ``model_config``. Either way the weights are then restored by name.
+
+>>> import tempfile, torch
+>>> from catlm.models.checkpoint import save_checkpoint
+>>> from catlm.models.gpt import GPT, GPTConfig
+>>> model = GPT(GPTConfig(vocab=5, context=8, layers=1, heads=1, dim=4))
+>>> folder = tempfile.mkdtemp()
+>>> _ = save_checkpoint(folder, 0, model, None, {"model_config": model.config.to_dict()})
+>>> loaded = load_model(folder)
+>>> type(loaded.model).__name__, torch.equal(loaded.model.head.weight, model.head.weight)
+('GPT', True)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from torch import nn
+
+from catlm.errors import BackendError
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A model in eval mode with its tokenizer (None if none was saved) and checkpoint state."""
+
+    model: nn.Module
+    tokenizer: object | None
+    folder: Path
+    state: dict
+
+    @property
+    def meta(self) -> dict:
+        return self.state.get("meta") or {}
+
+
+def checkpoint_folder(where: str | Path) -> Path:
+    """A ``step-*`` folder as given, or the latest checkpoint of a training output folder."""
+    from catlm.models.checkpoint import latest_checkpoint
+    where = Path(where)
+    if (where / "state.json").is_file():
+        return where
+    found = latest_checkpoint(where) if where.is_dir() else None
+    if found is None:
+        raise BackendError(f"no catlm checkpoint at {str(where)!r}",
+                           hint="pass the --out folder of catlm train or one of its checkpoints/step-* folders")
+    return found
+
+
+def load_model(where: str | Path) -> Loaded:
+    """Rebuild the model of a checkpoint (spec + kernel, or a GPT config) and restore its weights."""
+    from catlm.data.tokenizers import tokenizer_from_json
+    from catlm.models.checkpoint import load_checkpoint, restore
+    folder = checkpoint_folder(where)
+    saved = load_checkpoint(folder)
+    rebuild = next((r for key, r in REBUILD.items() if key(saved.state)), None)
+    if rebuild is None:
+        raise BackendError(f"checkpoint {folder} records neither a spec and kernel nor a GPT config",
+                           hint="load checkpoints written by catlm train (or train() with a GPT)")
+    model = rebuild(saved.state)
+    model.to(next(iter(saved.model.values())).dtype)
+    restore(saved, model, None)
+    text = saved.state.get("tokenizer")
+    return Loaded(model.eval(), tokenizer_from_json(text) if text else None, folder, saved.state)
+
+
+def _from_spec(state: dict) -> nn.Module:
+    """The kernel of the spec the run trained, compiled again (imports resolve from its file)."""
+    from catlm.backends.torch import compile_torch
+    from catlm.elaborate import parse
+    meta = state["meta"]
+    spec = parse(meta["spec"], file=meta.get("file", "<checkpoint>"))
+    return compile_torch(spec.kernels[meta["kernel"]])
+
+
+def _from_gpt_config(state: dict) -> nn.Module:
+    from catlm.models.gpt import GPT, GPTConfig
+    return GPT(GPTConfig(**state["model_config"]))
+
+
+def _has_spec(state: dict) -> bool:
+    meta = state.get("meta") or {}
+    return "spec" in meta and "kernel" in meta
+
+
+def _has_gpt_config(state: dict) -> bool:
+    from catlm.models.gpt import GPTConfig
+    config = state.get("model_config") or {}
+    return bool(config) and set(config) <= {f.name for f in fields(GPTConfig)}
+
+
+# how a checkpoint says what its model is -> how to build that model, first match wins
+REBUILD = {_has_spec: _from_spec, _has_gpt_config: _from_gpt_config}
