@@ -13,7 +13,9 @@ x.cat:2:12: error: unknown kernel 'f'
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +100,18 @@ class BackendError(CatlmError, RuntimeError):
 
 class BudgetError(CatlmError, MemoryError):
     """A computation would exceed its memory budget; says the predicted size and how to raise it."""
+
+
+@contextmanager
+def located(span: Span | None) -> Iterator[None]:
+    """An error raised inside without a place of its own takes ``span`` (e.g. the spec line that
+    defined the diagram being compiled), so the CLI can still show file, line and caret."""
+    try:
+        yield
+    except CatlmError as err:
+        if err.span is None:
+            err.span = span
+        raise
 
 
 def format_bytes(n: float) -> str:

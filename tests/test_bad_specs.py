@@ -1,7 +1,8 @@
 """Every spec in tests/fixtures/bad/ fails with the error its first line announces.
 
 Each fixture starts with ``# expect: ErrorClass at line N``. The harness loads it the way a user
-would (``catlm.load`` once elaboration exists, else the syntax layer's ``load_files``) and checks
+would (``catlm.load`` once elaboration exists, else the syntax layer's ``load_files``), compiles
+every kernel exactly (the backend's errors: KernelError, BackendError, BudgetError) and checks
 the class name and the line of the error's span; it knows nothing else about the fixtures, so a
 new one is a new file.
 """
@@ -28,16 +29,19 @@ def expectation(path: Path) -> tuple[str, int]:
 
 
 def load(path: Path) -> None:
-    if ELABORATE:
-        import catlm
-        catlm.load(path)
-    else:
+    """Load as ``catlm check`` does, then compile every kernel exactly as ``catlm eval`` does."""
+    if not ELABORATE:
         load_files(path)
+        return
+    import catlm
+    for kernel in catlm.load(path).kernels.values():
+        catlm.compile(kernel, exact=True, seed=0)
 
 
-def test_there_are_parse_level_fixtures():
+def test_every_error_class_has_fixtures():
     classes = [expectation(path)[0] for path in BAD]
-    assert classes.count("ParseError") >= 12 and "SpecError" in classes
+    assert classes.count("ParseError") >= 12
+    assert {"SpecError", "WiringError", "KernelError", "BackendError", "BudgetError"} <= set(classes)
 
 
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.name)

@@ -37,7 +37,7 @@ from catlm.backends.symbolic import FLOAT, FRACTION, SYMPY, Scalars, exact_equal
 from catlm.core.check import TypedDiagram
 from catlm.core.diagram import Box
 from catlm.core.types import Ty
-from catlm.errors import BackendError
+from catlm.errors import BackendError, located
 
 __all__ = ["Kernel", "Functor", "finstoch", "compile", "get_backend", "BACKENDS"]
 
@@ -132,9 +132,10 @@ def finstoch(params: Mapping[str, object] | None = None, *, exact: bool = False,
 
     def arrow(diagram: TypedDiagram) -> Kernel:
         _require_typed(diagram)
-        plan = fs.plan_of(diagram.wiring)
-        array = fs.contract(plan, generator, exact=ring.exact, budget=budget, name=str(diagram))
-        return Kernel(ring.tidy(array), _sizes(diagram.dom), _sizes(diagram.cod), atol)
+        with located(diagram.span):
+            plan = fs.plan_of(diagram.wiring)
+            array = fs.contract(plan, generator, exact=ring.exact, budget=budget, name=str(diagram))
+            return Kernel(ring.tidy(array), _sizes(diagram.dom), _sizes(diagram.cod), atol)
 
     return Functor(_sizes, arrow)
 
@@ -177,7 +178,8 @@ def compile(diagram: TypedDiagram, backend: str = "numpy", params: Mapping[str, 
     run = get_backend(backend)
     _require_typed(diagram)
     if backend == "torch":  # exact is a FinStoch notion; the rest carries over unchanged
-        return run(diagram, params=params, seed=seed, subs=subs, budget=budget, atol=atol, **kw)
+        with located(diagram.span):
+            return run(diagram, params=params, seed=seed, subs=subs, budget=budget, atol=atol, **kw)
     if kw:
         raise BackendError(f"backend '{backend}' takes no option {', '.join(map(repr, kw))}")
     return run(diagram, params=params, exact=exact, seed=seed, subs=subs, budget=budget, atol=atol)
