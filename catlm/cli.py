@@ -14,6 +14,9 @@ from pathlib import Path
 
 from catlm.errors import CatlmError
 
+DESCRIPTION = ("Markov categories for language modelling: write kernels as .cat string diagrams, "
+               "decide their laws, compile them to exact stochastic tensors or torch language models.")
+
 # subcommand -> module; a table, so `catlm --help` loads none of the heavy modules
 COMMANDS = {
     "check": "catlm.commands.check",
@@ -29,7 +32,8 @@ COMMANDS = {
 
 
 def build_parser(names: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="catlm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="catlm", description=DESCRIPTION,
+                                     epilog="`catlm COMMAND --help` describes each command.")
     parser.add_argument("--version", action="version", version=f"catlm {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in names or list(COMMANDS):
