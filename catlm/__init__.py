@@ -12,7 +12,7 @@ TypedDiagram(f : A -> A)
 """
 from __future__ import annotations
 
-import importlib
+from catlm.lazy import exports
 
 __version__ = "0.1.0"
 
@@ -47,12 +47,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'catlm' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())

@@ -23,7 +23,7 @@ Names load on first use (PEP 562), so importing this package pulls in neither sc
 """
 from __future__ import annotations
 
-import importlib
+from catlm.lazy import exports
 
 # public name -> module that defines it
 _EXPORTS = {
@@ -53,12 +53,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'catlm.decoding' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + __all__)
+__getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
