@@ -28,6 +28,8 @@ import scipy.optimize
 import torch
 
 from catlm.analysis.alignment import Alignment, alignment_with_baselines
+from catlm.analysis.divergences import lookup
+from catlm.analysis.entropy import CLOSED_FORMS
 from catlm.analysis.geometry import mean_anisotropy, pullback_metric
 from catlm.analysis.spectral import similarity_kernel
 from catlm.errors import BackendError, SpecError
@@ -105,37 +107,15 @@ def _log_probs(W, b, hidden: np.ndarray):
 
 # --- categorical entropy of the head ---------------------------------------------------------------
 
-def _shannon(logp, alpha):
-    return -np.sum(np.exp(logp) * logp, axis=1)
-
-
-def _renyi(logp, alpha):
-    if alpha == 1:
-        return _shannon(logp, alpha)
-    return np.log(np.sum(np.exp((2 - alpha) * logp), axis=1)) / (alpha - 1)
-
-
-# Ψ_D(p) in closed form on rows of log-probabilities (PAPER §1.3); softmax has full support
-PSI = {
-    "kl": _shannon,
-    "tv": lambda logp, alpha: 1 - np.sum(np.exp(2 * logp), axis=1),
-    "renyi": _renyi,
-    "chi2": lambda logp, alpha: np.full(len(logp), logp.shape[1] - 1.0),
-    "hellinger": lambda logp, alpha: 1 - np.sum(np.exp(1.5 * logp), axis=1),
-}
-
-
 def head_entropies(model, readout: Readout, divergence: str = "kl", alpha: float | None = None
                    ) -> np.ndarray:
-    """Ψ_D(k_head(h)) at every hidden state of ``readout`` (N,)."""
-    if divergence not in PSI:
-        raise SpecError(f"unknown divergence {divergence!r}; choose from {', '.join(sorted(PSI))}")
-    if divergence == "renyi" and alpha is None:
-        raise SpecError("divergence 'renyi' needs an order alpha, e.g. alpha=2")
+    """Ψ_D(k_head(h)) at every hidden state of ``readout`` (N,), for every divergence of
+    ``catlm.analysis.entropy.CLOSED_FORMS`` (JS and Rényi of any order in [0, ∞] included)."""
+    lookup(divergence, alpha)   # validates the name and the order
     W, b = head_weights(model)
     values = np.empty(len(readout.hidden))
     for rows, logp in _log_probs(W, b, readout.hidden):
-        values[rows] = PSI[divergence](logp, alpha)
+        values[rows] = CLOSED_FORMS[divergence](np.exp(logp), alpha)
     return values
 
 
