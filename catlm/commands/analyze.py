@@ -18,7 +18,6 @@ import numpy as np
 
 HELP = "the paper's quantities of a .cat spec (exact) or a checkpoint on a corpus (estimated), as a report"
 ENTROPIES = (("kl", None), ("tv", None), ("renyi", 2.0), ("chi2", None))
-MAX_STEP_CELLS = 2_000_000   # n · V**K cells of a dense K-step kernel in the spec report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -99,37 +98,11 @@ def mutual_information_rows(compiled: dict) -> list[tuple]:
     return rows
 
 
-def stationary_law(P: np.ndarray) -> np.ndarray:
-    """A stationary law µ = µ P: least squares, else the Cesàro mean of the uniform law."""
-    n = len(P)
-    system = np.vstack([P.T - np.eye(n), np.ones(n)])
-    law = np.linalg.lstsq(system, np.r_[np.zeros(n), 1.0], rcond=None)[0]
-    if law.min() < -1e-12 or np.abs(law @ P - law).max() > 1e-10:
-        state, law = np.full(n, 1 / n), np.zeros(n)
-        for _ in range(4096):
-            law, state = law + state / 4096, state @ P
-    law = np.clip(law, 0, None)
-    return law / law.sum()
-
-
 def source_rows(compiled: dict) -> dict:
-    """For each kernel X -> X: µ, the surplus by K (identity encoder) and the M_K spectrum."""
-    from catlm.analysis.spectral import operator_spectrum, similarity_kernel
-    from catlm.analysis.surplus import information_surplus, k_step_kernel
-    found = {}
-    for name, (P, kernel) in compiled.items():
-        if len(kernel.dom) != 1 or kernel.dom != kernel.cod:
-            continue
-        P = P.astype(float)
-        law, V = stationary_law(P), len(P)
-        successor = np.tile(np.arange(V), (V, 1))
-        steps = [K for K in range(1, 5) if V * V ** K <= MAX_STEP_CELLS]
-        surplus = [information_surplus(law, k_step_kernel(P, successor, K), np.arange(V)) for K in steps]
-        support = law > 1e-12
-        spectrum = operator_spectrum(similarity_kernel(P[support], "bhattacharyya"),
-                                     law[support] / law[support].sum()).eigenvalues
-        found[name] = {"law": law, "steps": steps, "surplus": surplus, "mk_spectrum": spectrum}
-    return found
+    """For each kernel X -> X: its ``catlm.analysis.sources.FirstOrderSource``."""
+    from catlm.analysis.sources import first_order_source
+    return {name: first_order_source(P) for name, (P, kernel) in compiled.items()
+            if len(kernel.dom) == 1 and kernel.dom == kernel.cod}
 
 
 def spec_report(args, out: Path):
@@ -164,7 +137,7 @@ def spec_report(args, out: Path):
 def _surplus_table(name: str, source: dict):
     from catlm.analysis.report import Table
     rows = tuple((K, s.mi_first, s.mi_block, s.value, s.upper_bound)
-                 for K, s in zip(source["steps"], source["surplus"]))
+                 for K, s in zip(source.steps, source.surplus))
     return Table(f"`{name}` as a first-order source: surplus by K (identity encoder; a first-order "
                  "source has zero surplus, the future depends on the context only through W_1)",
                  ("K", "I(H;W_1)", "I(H;W_1:K)", "Surplus_K", "H(W_2:K|W_1)"), rows)
@@ -172,23 +145,23 @@ def _surplus_table(name: str, source: dict):
 
 def _source_figures(out: Path, name: str, source: dict) -> list:
     from catlm.analysis.report import line_plot
-    steps = source["steps"]
+    steps = source.steps
     return [line_plot(out, f"surplus_{name}.png",
-                      {"I(H; W_1:K)": (steps, [s.mi_block for s in source["surplus"]]),
-                       "Surplus_K": (steps, [s.value for s in source["surplus"]]),
-                       "bound H(W_2:K | W_1)": (steps, [s.upper_bound for s in source["surplus"]])},
+                      {"I(H; W_1:K)": (steps, [s.mi_block for s in source.surplus]),
+                       "Surplus_K": (steps, [s.value for s in source.surplus]),
+                       "bound H(W_2:K | W_1)": (steps, [s.upper_bound for s in source.surplus])},
                       title=f"surplus by K: {name}", xlabel="K", ylabel="nats",
                       caption=f"Information surplus of `{name}` by K"),
             line_plot(out, f"mk_spectrum_{name}.png",
-                      {"K_BC": (range(1, len(source["mk_spectrum"]) + 1), source["mk_spectrum"])},
+                      {"K_BC": (range(1, len(source.mk_spectrum) + 1), source.mk_spectrum)},
                       title=f"spectrum of M_K: {name}", xlabel="i", ylabel="λ_i",
                       caption=f"Eigenvalues of M_K (K_BC, µ stationary) for `{name}`")]
 
 
 def _source_json(source: dict) -> dict:
-    return {"stationary_law": source["law"], "mk_spectrum": source["mk_spectrum"],
+    return {"stationary_law": source.law, "mk_spectrum": source.mk_spectrum,
             "surplus": [{"K": K, "value": s.value, "mi_first": s.mi_first, "mi_block": s.mi_block,
-                         "upper_bound": s.upper_bound} for K, s in zip(source["steps"], source["surplus"])]}
+                         "upper_bound": s.upper_bound} for K, s in zip(source.steps, source.surplus)]}
 
 
 # --- a checkpoint, estimated ----------------------------------------------------------------------
