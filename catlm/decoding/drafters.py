@@ -43,7 +43,7 @@ from catlm.decoding.kvcache import rollback_cache, truncate_cache
 from catlm.decoding.rejection import inverse_cdf
 from catlm.decoding.sampling import sampling_log_probs
 from catlm.errors import SpecError
-from catlm.models.loading import Loaded, load_model
+from catlm.runs.loading import Loaded, load_model
 
 __all__ = ["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup", "NgramDrafter",
            "LMDrafter", "FeatureHead", "HiddenStateDrafter", "HeadTraining", "RowLaw", "target_samples",
