@@ -31,8 +31,8 @@ TORCH_MODULES = ("catlm.models", "catlm.runs", "catlm.backends.torch", "catlm.de
                  "catlm.commands.train", "catlm.commands.sample", "catlm.commands.speculate",
                  "catlm.commands.analyze", "catlm.commands.demo", "catlm.demo")
 
-# everything may import these: the error family and the lazy-export helper
-FOUNDATION = frozenset({"catlm", "catlm.errors", "catlm.lazy"})
+# everything may import these: the error family, the lazy-export helper, the Markov-kernel check
+FOUNDATION = frozenset({"catlm", "catlm.errors", "catlm.lazy", "catlm.stochastic"})
 NUMERICAL = frozenset({"catlm.models", "catlm.decoding", "catlm.analysis", "catlm.data"})
 
 
@@ -51,6 +51,7 @@ def layer(packages, may=(), never=()) -> Layer:
 
 # docs/architecture.md, "Layers", bottom to top
 LAYERS = {
+    "stochastic": layer({"catlm.stochastic"}, never={"torch", "lark", "scipy"}),
     "core": layer({"catlm.core"}, never={"numpy", "torch", "lark"}),
     "syntax": layer({"catlm.syntax"}, never={"numpy", "torch"}),
     "elaborate": layer({"catlm.elaborate"}, {"catlm.syntax", "catlm.core"}, never={"torch"}),
