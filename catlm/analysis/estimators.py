@@ -330,17 +330,22 @@ def context_states(model, tokens, teacher, n_contexts: int = 512, block: int | N
 
 def spectral_alignment(model, tokens, teacher, k: int = 8, *, kernel: str = "bhattacharyya",
                        n_contexts: int = 512, block: int | None = None, limit: int | None = None,
-                       seed: int = 0) -> Alignment:
+                       seed: int = 0, untrained=None) -> Alignment:
     """Whitened E[h | context] against the top-k eigenfunctions of M_K, K built from the teacher's
     kernel on its most frequent contexts (µ: their frequency among the positions), with the random
-    and permuted baselines of ``catlm.analysis.alignment``."""
+    and permuted baselines of ``catlm.analysis.alignment`` and, given ``untrained`` (a model of the
+    same architecture at initialisation, see ``untrained_model``), its scores on the same tokens."""
     states = context_states(model, tokens, teacher, n_contexts, block, limit)
     if len(states.rows) <= k:
         raise SpecError(f"only {len(states.rows)} teacher contexts occur; k={k} needs more",
                         hint="lower k or use more tokens")
     P = teacher.kernel_sparse()[states.rows].toarray()
     K = similarity_kernel(P, kernel)
-    return alignment_with_baselines(states.hidden, states.law, K, k, seed)
+    fresh = None
+    if untrained is not None:   # the same contexts: the rows depend on the tokens and teacher only
+        raw = tokens.tokens if isinstance(tokens, Readout) else tokens
+        fresh = context_states(untrained, raw, teacher, n_contexts, block, limit).hidden
+    return alignment_with_baselines(states.hidden, states.law, K, k, seed, fresh)
 
 
 # --- models from checkpoints ----------------------------------------------------------------------
@@ -353,6 +358,19 @@ def load_model(path: str | Path):
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="analyze checkpoints written by catlm train")
     return loaded.model, loaded.tokenizer, loaded.state
+
+
+def untrained_model(state: dict, like, seed: int = 0):
+    """The architecture of a checkpoint's ``state`` at its random initialisation (seeded, without
+    touching the global torch RNG), in ``like``'s dtype and device: the baseline that says how
+    much of an analysis is the architecture and how much is training."""
+    from catlm.runs.loading import REBUILD
+    rebuild = next(r for key, r in REBUILD.items() if key(state))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = rebuild(state)
+    parameter = next(like.parameters())
+    return fresh.to(parameter.device, parameter.dtype).eval()
 
 
 def validation_tokens(tokens, state: dict) -> np.ndarray:

@@ -170,25 +170,52 @@ def checkpoint_report(args, out: Path):
     from catlm.analysis import estimators as est
     from catlm.data.corpus import read_text
     from catlm.data.ngram import NgramSource
-    model, tokenizer, state = est.load_model(args.target)
+    progress = Progress(9)
+    model, tokenizer, state = progress("loading the checkpoint", lambda: est.load_model(args.target))
+    fresh = est.untrained_model(state, model, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000
     val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
-    teacher = NgramSource.from_sequence(val, args.order, tokenizer.vocab_size, cyclic=True)
+    teacher = progress(f"order-{args.order} teacher of {len(val)} held-out tokens",
+                       lambda: NgramSource.from_sequence(val, args.order, tokenizer.vocab_size, cyclic=True))
     contexts = 128 if args.quick else 512
-    val = est.read(model, val)    # one forward pass; every estimator reads these hidden states
+    readout = progress("hidden states (one forward pass)", lambda: est.read(model, val))
+    fresh_readout = est.read(fresh, val)
+    alignment = lambda kind: est.spectral_alignment(model, readout, teacher, args.k, kernel=kind,
+                                                    n_contexts=contexts, seed=args.seed, untrained=fresh)
     results = {
-        "predictive_entropy": est.predictive_entropy(model, val),
+        "predictive_entropy": progress("predictive entropy", lambda: est.predictive_entropy(model, readout)),
         "teacher_entropy": teacher.conditional_entropy(),
-        "nll": est.nll_decomposition_vs_teacher(model, val, teacher),
-        "probe": est.conditional_probe(model, val, steps=60 if args.quick else 200, seed=args.seed),
-        "metric": est.metric_spectra(model, val, 64 if args.quick else 256, seed=args.seed),
-        "alignment": {kind: est.spectral_alignment(model, val, teacher, args.k, kernel=kind,
-                                                   n_contexts=contexts, seed=args.seed)
-                      for kind in ("bhattacharyya", "linear")},
-        "surplus": {K: [teacher.surplus(K, teacher.suffix_encoder(j)) for j in range(args.order + 1)]
-                    for K in range(1, 3 if args.quick else 4)},
+        "nll": progress("CE = KL + H against the teacher (trained and untrained)",
+                        lambda: est.nll_decomposition_vs_teacher(model, readout, teacher)),
+        "untrained_nll": est.nll_decomposition_vs_teacher(fresh, fresh_readout, teacher),
+        "probe": progress("conditional probe", lambda: est.conditional_probe(
+            model, readout, steps=60 if args.quick else 200, seed=args.seed)),
+        "metric": progress("pullback metric spectra", lambda: est.metric_spectra(
+            model, readout, 64 if args.quick else 256, seed=args.seed)),
+        "alignment": progress("spectral alignment (model, random, permuted, untrained)",
+                              lambda: {kind: alignment(kind) for kind in ("bhattacharyya", "linear")}),
+        "surplus": progress("exact teacher surplus by K", lambda: {
+            K: [teacher.surplus(K, teacher.suffix_encoder(j)) for j in range(args.order + 1)]
+            for K in range(1, 3 if args.quick else 4)}),
     }
-    return _checkpoint_document(args, out, state, len(val.tokens), results)
+    return _checkpoint_document(args, out, state, len(readout.tokens), results)
+
+
+class Progress:
+    """Prints ``analyze [i/n] what ... seconds`` to stderr around each step of a long analysis."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+
+    def __call__(self, what: str, step):
+        import sys
+        import time
+        self.done += 1
+        print(f"analyze [{self.done}/{self.total}] {what} ...", end="", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        value = step()
+        print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        return value
 
 
 def _checkpoint_document(args, out: Path, state: dict, n_tokens: int, r: dict):
@@ -197,15 +224,30 @@ def _checkpoint_document(args, out: Path, state: dict, n_tokens: int, r: dict):
     entropy_bars = {"H̄_KL(k_head)": r["predictive_entropy"], "CE vs teacher": nll.cross_entropy,
                     "KL(teacher‖model)": nll.kl, "observed NLL": nll.observed_nll}
     summary = (f"Checkpoint `{args.target}` (step {state.get('step')}) on `{args.corpus}`: "
-               f"{n_tokens} held-out tokens; teacher = order-{args.order} plug-in source of that split.",)
+               f"{n_tokens} held-out tokens; teacher = order-{args.order} plug-in source of that split.",
+               "", *training_adds(r))
     data = {"target": str(args.target), "corpus": str(args.corpus), "order": args.order,
             "tokens": n_tokens, "predictive_entropy": r["predictive_entropy"],
-            "teacher_entropy": r["teacher_entropy"], "nll": nll.to_dict(), "probe": probe.to_dict(),
+            "teacher_entropy": r["teacher_entropy"], "nll": nll.to_dict(), "untrained_nll": r["untrained_nll"].to_dict(), "probe": probe.to_dict(),
             "metric": metric.to_dict(), "alignment": {k: a.to_dict() for k, a in r["alignment"].items()},
             "surplus": {str(K): [s.value for s in ss] for K, ss in r["surplus"].items()}}
     return rp.Report(f"catlm analyze: {Path(args.target).name}", summary,
                      _checkpoint_tables(args, r, entropy_bars),
                      _checkpoint_figures(out, args, r, entropy_bars), data)
+
+
+def training_adds(r: dict) -> tuple[str, ...]:
+    """What training adds over the same architecture at random initialisation, in words."""
+    trained, fresh = r["nll"], r["untrained_nll"]
+    lines = [f"What training adds: KL(teacher ‖ model) {fresh.kl:.4f} → {trained.kl:.4f} nats/token "
+             f"(untrained → trained; the teacher's H(W|C) is {trained.entropy:.4f})."]
+    for kind, a in r["alignment"].items():
+        lines.append(f"- spectral alignment, K_{kind}: mean principal angle {a.untrained.mean_angle_deg:.1f}° "
+                     f"untrained → {a.model.mean_angle_deg:.1f}° trained (Gaussian features "
+                     f"{a.random.mean_angle_deg:.1f}°, permuted rows {a.permuted.mean_angle_deg:.1f}°); "
+                     f"the part of the trained alignment the untrained model already has is the "
+                     f"architecture's, not training's.")
+    return tuple(lines)
 
 
 def _checkpoint_tables(args, r: dict, entropy_bars: dict) -> tuple:
@@ -214,7 +256,7 @@ def _checkpoint_tables(args, r: dict, entropy_bars: dict) -> tuple:
     identity = ((f"H(W|C) teacher, order {args.order}", r["teacher_entropy"]),
                 ("max |CE − KL − H| per position", nll.identity_gap), ("positions", nll.positions))
     alignment = tuple((kind, who, getattr(a, who).mean_angle_deg, getattr(a, who).ky_fan, getattr(a, who).cka)
-                      for kind, a in r["alignment"].items() for who in ("model", "random", "permuted"))
+                      for kind, a in r["alignment"].items() for who in ("model", *a.baselines))
     surplus = tuple((K, j, s.value, s.mi_block) for K, ss in r["surplus"].items() for j, s in enumerate(ss))
     return (Table("Entropy and the NLL identity (nats/token, held-out split)", ("quantity", "value"),
                   tuple(entropy_bars.items()) + identity),
@@ -251,6 +293,7 @@ def _checkpoint_figures(out: Path, args, r: dict, entropy_bars: dict) -> tuple:
         rp.line_plot(out, "mk_spectrum.png",
                      {k: (_index(a.eigenvalues[:50]), a.eigenvalues[:50]) for k, a in r["alignment"].items()},
                      title="spectrum of M_K", xlabel="i", ylabel="λ_i", caption="Top eigenvalues of M_K (teacher)"),
-        rp.grouped_bars(out, "angles.png", {w: getattr(bc, w).angles_deg for w in ("model", "random", "permuted")},
+        rp.grouped_bars(out, "angles.png", {w: getattr(bc, w).angles_deg for w in ("model", *bc.baselines)},
                         title="principal angles, K_BC", ylabel="degrees",
-                        caption="Principal angles between span{1, h} and the top eigenfunctions, vs baselines"))
+                        caption="Principal angles between span{1, h} and the top eigenfunctions, against "
+                                "Gaussian features, permuted rows and the untrained model"))
