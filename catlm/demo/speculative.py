@@ -65,7 +65,7 @@ def speculative(ws: Workspace) -> Section:
         spec, pits, tokens = _speculative(model, drafters[name], prompts, c, temperature, gamma or c.gamma)
         chi = pit_test(pits) if temperature else None
         found = _summary(spec, plain[temperature], chi)
-        check = (chi.pvalue if chi.dof else "too few tokens") if chi else \
+        check = (chi.pvalue if chi.tested else chi.note) if chi else \
             ("same tokens as plain greedy" if tokens == plain[temperature]["tokens"] else "DIFFERENT")
         data["drafters"][label] = {"reads": DRAFTERS[name][0], "temperature": temperature,
                                    "gamma": gamma or c.gamma, "greedy_matches": check, **found}
@@ -108,7 +108,8 @@ def _summary(spec: dict, plain: dict, chi) -> dict:
             "tokens_per_call": rate(spec["emitted"], spec["blocks"]),
             "tokens_per_s": rate(spec["emitted"], spec["seconds"]),
             "speedup": rate(spec["emitted"], spec["seconds"]) / rate(plain["emitted"], plain["seconds"]),
-            "chi_square": chi and {"statistic": chi.statistic, "dof": chi.dof, "pvalue": chi.pvalue, "n": chi.n}}
+            "chi_square": chi and {"statistic": chi.statistic, "dof": chi.dof, "pvalue": chi.pvalue, "n": chi.n,
+                                   "note": chi.note}}
 
 
 def _text(ws: Workspace, rows) -> str:
