@@ -157,3 +157,23 @@ def test_thm_7_1_bounds(seed):
     assert bounds.tv_squared <= bounds.kl / 2 + 1e-12                      # Pinsker
     assert bounds.hellinger_squared <= bounds.kl / 2 + 1e-12               # H² = 1 − BC
     assert bounds.pairwise_excess_tv <= 1e-12 and bounds.pairwise_excess_hellinger <= 1e-12
+    # the fields against loops over pairs (no catlm code)
+    tv = lambda a, b: 0.5 * np.abs(a - b).sum()
+    hel = lambda a, b: math.sqrt(max(1 - np.sqrt(a * b).sum(), 0.0))
+    for distance, excess in ((tv, bounds.pairwise_excess_tv), (hel, bounds.pairwise_excess_hellinger)):
+        gaps = [abs(distance(Q[i], Q[j]) - distance(P[i], P[j])) - distance(P[i], Q[i]) - distance(P[j], Q[j])
+                for i in range(5) for j in range(5)]
+        assert excess == pytest.approx(max(gaps), abs=1e-7)    # √ of a rounding error at i = j
+    assert bounds.hellinger_squared == pytest.approx(law @ [hel(p, q) ** 2 for p, q in zip(P, Q)], abs=1e-12)
+    assert bounds.kl == pytest.approx(law @ [np.sum(p * np.log(p / q)) for p, q in zip(P, Q)], rel=1e-12)
+
+
+def test_thm_7_1_pairwise_bound_is_attained():
+    """P_x = P_x', Q_x = P_x and Q_x' = P_x' moved by ε: |d(Q_x, Q_x') − d(P_x, P_x')| = ε_x' =
+    ε_x + ε_x', so the excess is exactly 0 (a bound twice as loose would report −ε)."""
+    P = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]])
+    Q = np.array([[0.5, 0.3, 0.2], [0.4, 0.3, 0.3]])
+    bounds = approximation_bounds([0.5, 0.5], P, Q)
+    assert bounds.pairwise_excess_tv == pytest.approx(0.0, abs=1e-15)
+    assert bounds.pairwise_excess_hellinger == pytest.approx(0.0, abs=1e-15)
+    assert bounds.tv_squared == pytest.approx(0.5 * 0.1 ** 2, abs=1e-15)      # ε = 0.1 on half the law
