@@ -7,6 +7,15 @@ forward from scratch, applies the same sampling transform and returns the random
 F(x − 1) + v · p(x) of every emitted token with fresh uniforms v: uniform on [0, 1) iff the
 tokens follow the target's law given their real context (Brockwell 2007, randomised PIT for
 discrete laws). Used by the tests and the speculative-decoding benchmark.
+
+>>> import torch
+>>> from catlm.decoding.drafters import Sampling
+>>> from catlm.models.gpt import GPT, GPTConfig
+>>> _ = torch.manual_seed(0)
+>>> model = GPT(GPTConfig(vocab=3, context=8, layers=1, heads=1, dim=4)).eval()
+>>> pits = uncached_pits(model, [0, 1], [2, 2, 0], Sampling(), seed=1)
+>>> pits.shape, bool(((0 <= pits) & (pits <= 1)).all())
+((3,), True)
 """
 from __future__ import annotations
 
