@@ -336,7 +336,8 @@ def test_a_damaged_run_is_refused_with_a_catlm_error_on_resume(tmp_path, name, h
 def test_weights_of_the_wrong_shape_are_named(tmp_path):
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
     wider = GPT(replace(MODEL, dim=8, heads=2))
-    with pytest.raises(BackendError, match=r"wrong shapes: \['bb.h.0.attn.c_attn.bias \(48,\) where the model has \(24,\)"):
+    shapes = r"wrong shapes: \['bb.h.0.attn.c_attn.bias \(48,\) where the model has \(24,\)"
+    with pytest.raises(BackendError, match=shapes):
         restore(load_checkpoint(latest_checkpoint(tmp_path)), wider, None)
 
 

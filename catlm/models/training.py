@@ -345,7 +345,8 @@ def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
             raise
         raise BackendError(f"{path / ckpt.STATE} is damaged or not from catlm train "
                            f"({type(err).__name__}: {str(err)[:80]})",
-                           hint="resume from an older checkpoints/step-* folder, or train afresh with --force") from None
+                           hint="resume from an older checkpoints/step-* folder, or start afresh with --force"
+                           ) from None
 
 
 def _this_rank(states: list, ctx: DistContext, path: Path) -> list[int]:
