@@ -11,6 +11,7 @@ torch unavailable, and no torch-free module reaches torch at module level.
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from collections import deque
@@ -89,8 +90,20 @@ def lazy_exports(module: str) -> dict[str, str]:
     """The ``_EXPORTS`` table (name -> defining module) of a package using ``catlm.lazy``."""
     for node in ast.parse(MODULES[module].read_text(encoding="utf-8")).body:
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "_EXPORTS" for t in node.targets):
-            return ast.literal_eval(node.value)
+            return _table(node.value)
     return {}
+
+
+def _table(node: ast.expr) -> dict[str, str]:
+    """A literal dict, with ``**dict.fromkeys([names], module)`` entries expanded."""
+    table = {}
+    for key, value in zip(node.keys, node.values):
+        if key is None:  # **dict.fromkeys([...], "module")
+            names, module = (ast.literal_eval(arg) for arg in value.args)
+            table |= dict.fromkeys(names, module)
+        else:
+            table[ast.literal_eval(key)] = ast.literal_eval(value)
+    return table
 
 
 def resolve(name: str) -> str | None:
@@ -196,6 +209,20 @@ def test_every_package_has_a_row():
     assert not missing, f"add these packages to the layer table: {sorted(missing)}"
 
 
+def test_every_module_is_reached_from_the_public_surface_or_documented():
+    """No dead module: each is reached from ``catlm``'s lazy exports, a package's, the CLI's
+    command table, or is named in docs/ (a module users import by name, e.g. catlm.inference)."""
+    commands = re.findall(r'"(catlm\.commands\.\w+)"', MODULES["catlm.cli"].read_text())
+    roots = {"catlm.cli", "catlm.__main__", *commands}
+    for module, path in MODULES.items():
+        if path.name == "__init__.py":
+            roots |= {module} | set(lazy_exports(module).values())
+    docs = " ".join(p.read_text(encoding="utf-8") for p in (ROOT / "docs").rglob("*.md"))
+    roots |= {m for m in MODULES if re.search(rf"`{re.escape(m)}[`.(]", docs)}
+    reached = set().union(*(chains(root) for root in roots if root in MODULES))
+    assert not set(MODULES) - reached, f"dead modules: {sorted(set(MODULES) - reached)}"
+
+
 def package_graph() -> nx.DiGraph:
     graph = nx.DiGraph()
     for module in MODULES:
@@ -219,6 +246,7 @@ def test_the_checker_sees_transitive_lazy_and_dynamic_imports():
     assert "catlm.lark" not in chains("catlm.elaborate") and "lark" in external_chains("catlm.elaborate")
     # a re-export through catlm/__init__.py's lazy table is an import of the defining module
     assert lazy_exports("catlm")["parse"] == "catlm.elaborate"
+    assert lazy_exports("catlm.decoding")["acceptance_rate"] == "catlm.decoding.exact"
     # functor loads the torch backend with importlib, only when asked: a function-level edge
     assert "catlm.backends.torch" in imports("catlm.backends.functor").catlm
     assert "catlm.backends.torch" not in imports("catlm.backends.functor", top_level_only=True).catlm
