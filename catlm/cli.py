@@ -28,6 +28,7 @@ COMMANDS = {
     "analyze": "catlm.commands.analyze",
     "speculate": "catlm.commands.speculate",
     "demo": "catlm.commands.demo",
+    "experiment": "catlm.commands.experiment",
 }
 
 
