@@ -106,4 +106,4 @@ class RelationItem(pytest.Item):
 
     def reportinfo(self):
         span = self.relation.span
-        return self.path, (span.line - 1 if span else None), f"{self.path.name}::{self.name}"
+        return self.path, (span.line - 1 if span else None), self.name

@@ -38,7 +38,7 @@ from typing import Callable
 
 import networkx as nx
 
-from catlm.core.diagram import Box, Copy, Delete, Diagram, Step, Swap
+from catlm.core.diagram import Box, Composable, Copy, Delete, Diagram, Step, Swap
 from catlm.core.types import Ob
 
 
@@ -105,9 +105,9 @@ READ: dict[type, Callable[[_Reader, Step], None]] = {
     Copy: _Reader.copy, Delete: _Reader.delete, Swap: _Reader.swap, Box: _Reader.box}
 
 
-def hypergraph(diagram: Diagram) -> Hypergraph:
+def hypergraph(diagram: Composable) -> Hypergraph:
     """The gs-monoidal hypergraph of a diagram (Fritz & Liang, §3): nothing is removed yet."""
-    w = diagram.wiring
+    w = Diagram.of(getattr(diagram, "diagram", diagram)).wiring  # a TypedDiagram reads its diagram
     reader = _Reader(w.wires)
     inputs = tuple(reader.fresh(i) for i in w.inputs)
     for step in w.steps:
@@ -145,7 +145,7 @@ def share(h: Hypergraph) -> Hypergraph:
                                tuple(same.get(v, v) for v in h.outputs)))
 
 
-def normal_form(diagram: Diagram | Hypergraph) -> Hypergraph:
+def normal_form(diagram: Composable | Hypergraph) -> Hypergraph:
     """The diagram's representative in the free Markov category with deterministic boxes."""
     h = diagram if isinstance(diagram, Hypergraph) else hypergraph(diagram)
     return share(discard(h))
@@ -196,10 +196,11 @@ def isomorphic(a: Hypergraph, b: Hypergraph) -> bool:
     return nx.vf2pp_is_isomorphic(ga, gb, node_label="label")
 
 
-def markov_equal(lhs: Diagram, rhs: Diagram) -> bool:
+def markov_equal(lhs: Composable, rhs: Composable) -> bool:
     """Whether ``lhs == rhs`` in the free Markov category on their boxes (deterministic ones
     natural for copy): true exactly when the equation holds in every Markov category, for every
     interpretation of the boxes that keeps the deterministic ones deterministic."""
+    lhs, rhs = (Diagram.of(getattr(x, "diagram", x)) for x in (lhs, rhs))
     if (lhs.dom, lhs.cod) != (rhs.dom, rhs.cod):
         return False
     return isomorphic(normal_form(lhs), normal_form(rhs))
