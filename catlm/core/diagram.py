@@ -26,6 +26,7 @@ from typing import Union
 
 import networkx as nx
 
+from catlm.core.display import Drawable
 from catlm.core.types import I, Ob, Ty
 from catlm.errors import Span, WiringError
 
@@ -183,7 +184,7 @@ class Wiring:
 # --- diagrams ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
-class Diagram:
+class Diagram(Drawable):
     """A frozen port graph from ``dom`` to ``cod``; ``expr`` is its text for messages."""
 
     graph: nx.MultiDiGraph
