@@ -191,9 +191,9 @@ def test_the_bundled_lm_spec_trains_with_a_gpt2_sized_bpe(capsys, corpus, tmp_pa
 def test_a_trained_spec_is_read_back_by_every_command(trained, corpus, tmp_path):
     """sample, speculate and analyze all rebuild the compiled spec from the checkpoint alone."""
     from catlm.backends.torch import DiagramModule
-    from catlm.models.loading import load_model
+    from catlm.runs import load_run
     out, _ = trained
-    loaded = load_model(out)
+    loaded = load_run(out)
     assert isinstance(loaded.model, DiagramModule) and loaded.meta["kernel"] == "gen"
     plain = run_json(["sample", out, "--prompt", "A", "--max-new", "8", "--temperature", "0", "--json"])
     spec = run_json(["speculate", out, "--drafter", "lookup", "--gamma", "3", "--max-new", "8",

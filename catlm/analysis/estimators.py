@@ -367,7 +367,7 @@ def spectral_alignment(model, tokens, teacher, k: int = 8, *, kernel: str = "bha
 
 def load_model(path: str | Path):
     """(model, tokenizer, state) from a training output folder or one checkpoint folder."""
-    from catlm.models.loading import load_model as load
+    from catlm.runs.loading import load_model as load
     loaded = load(path)
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",

@@ -11,7 +11,7 @@ its ``GPTConfig`` as ``model_config``. Either way the weights are then restored 
 >>> model = GPT(GPTConfig(vocab=5, context=8, layers=1, heads=1, dim=4))
 >>> folder = tempfile.mkdtemp()
 >>> _ = save_checkpoint(folder, 0, model, None, {"model_config": model.config.to_dict()})
->>> loaded = load_model(folder)
+>>> loaded = load_run(folder)
 >>> type(loaded.model).__name__, torch.equal(loaded.model.head.weight, model.head.weight)
 ('GPT', True)
 """
@@ -19,10 +19,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from catlm.errors import BackendError
+
+if TYPE_CHECKING:  # torch loads when a model is rebuilt, not when this module is imported
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def checkpoint_folder(where: str | Path) -> Path:
     return found
 
 
-def load_model(where: str | Path) -> Loaded:
+def load_run(where: str | Path) -> Loaded:
     """Rebuild the model of a checkpoint (spec + kernel, or a GPT config) and restore its weights."""
     from catlm.data.tokenizers import tokenizer_from_json
     from catlm.models.checkpoint import load_checkpoint, restore
@@ -92,6 +94,9 @@ def _has_gpt_config(state: dict) -> bool:
     from catlm.models.gpt import GPTConfig
     config = state.get("model_config") or {}
     return bool(config) and set(config) <= {f.name for f in fields(GPTConfig)}
+
+
+load_model = load_run  # the name catlm.decoding.drafters re-exports
 
 
 # how a checkpoint says what its model is -> how to build that model, first match wins
