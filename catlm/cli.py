@@ -31,6 +31,7 @@ COMMANDS = {
     "check": "catlm.commands.check",
     "draw": "catlm.commands.draw",
     "eval": "catlm.commands.eval",
+    "fmt": "catlm.commands.fmt",
     "laws": "catlm.commands.laws",
     "train": "catlm.commands.train",
     "sample": "catlm.commands.sample",
