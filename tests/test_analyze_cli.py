@@ -101,7 +101,7 @@ def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
     ckpt = trained_checkpoint(tmp_path / "run", text)
-    data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "-k", "4", "--out", tmp_path / "rep")
+    data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "--eigenfunctions", "4", "--out", tmp_path / "rep")
     # the teacher is the order-2 plug-in source of the held-out 10%: its entropy from the counts
     from catlm.data.ngram import NgramSource
     val = text[len(text) - 600:]

@@ -27,7 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for drawn parameters and baselines")
     parser.add_argument("--corpus", metavar="PATH|shakespeare", help="text for a checkpoint's analysis")
     parser.add_argument("--order", type=int, default=2, help="order r of the n-gram teacher (default 2)")
-    parser.add_argument("-k", type=int, default=8, help="eigenfunctions of M_K compared (default 8)")
+    parser.add_argument("--eigenfunctions", dest="k", type=int, default=8, metavar="K",
+                        help="eigenfunctions of M_K compared (default 8)")
     parser.add_argument("--out", metavar="DIR", help="report folder (default reports/analyze/NAME)")
     parser.add_argument("--json", action="store_true", help="also print report.json to stdout")
     parser.add_argument("--quick", action="store_true", help="fewer tokens and contexts (seconds)")
