@@ -221,3 +221,23 @@ def test_invalid_kernels_name_the_row():
         categorical_entropy(np.eye(2), reduce="median")
     with pytest.raises(SpecError, match="choose from closed, definition"):
         categorical_entropy(np.eye(2), method="guess")
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=SEEDS, t=st.floats(0.0, 1.0))
+def test_thm_5_2_entropy_gap_is_bounded_by_a_function_of_l_kl(seed, t):
+    """|H̄(Q) − H̄(P)| ≤ bound(L_KL), the bound shrinking to 0 along Q_t = (1 − t) P + t R → P.
+    Oracles: scipy's Shannon entropy and KL per row; the bound only has to hold and vanish."""
+    from catlm.analysis.entropy import entropy_gap
+    rng = np.random.default_rng(seed)
+    law, P, R = rng.dirichlet(np.ones(4)), random_kernel(rng, 4, 5, sparsity=0.0), random_kernel(rng, 4, 5, 0.0)
+    Q = (1 - t) * P + t * R
+    gap = entropy_gap(law, P, Q)
+    H = lambda K: float(law @ [scipy_entropy(row) for row in K])
+    assert gap.gap == pytest.approx(H(Q) - H(P), abs=1e-12)
+    assert gap.kl == pytest.approx(float(law @ [scipy_entropy(p, q) for p, q in zip(P, Q)]), abs=1e-12)
+    assert abs(gap.gap) <= gap.bound + 1e-12
+    if t == 0:
+        assert gap.bound == 0 and gap.gap == 0
+    half = entropy_gap(law, P, (1 - t / 2) * P + t / 2 * R)
+    assert half.bound <= gap.bound + 1e-12                  # closer to P in KL: a smaller bound
