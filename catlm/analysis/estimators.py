@@ -435,15 +435,17 @@ def load_model(path: str | Path):
     return loaded.model, loaded.tokenizer, loaded.state
 
 
-def untrained_model(state: dict, like, seed: int = 0):
-    """The architecture of a checkpoint's ``state`` at its random initialisation (seeded, without
-    touching the global torch RNG), in ``like``'s dtype and device: the baseline that says how
-    much of an analysis is the architecture and how much is training."""
-    from catlm.runs.loading import REBUILD
-    rebuild = next(r for key, r in REBUILD.items() if key(state))
+def untrained_model(where: str | Path, state: dict, like, seed: int = 0):
+    """The architecture of the checkpoint at ``where`` (its ``state``) at its random
+    initialisation (seeded, without touching the global torch RNG), in ``like``'s dtype and
+    device: the baseline that says how much of an analysis is the architecture and how much is
+    training."""
+    from catlm.runs.loading import REBUILD, checkpoint_folder
+    folder = checkpoint_folder(where)
+    rebuild = next(r for key, r in REBUILD.items() if key(folder, state))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        fresh = rebuild(state)
+        fresh = rebuild(folder, state)
     parameter = next(like.parameters())
     return fresh.to(parameter.device, parameter.dtype).eval()
 

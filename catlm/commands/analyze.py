@@ -173,7 +173,7 @@ def checkpoint_report(args, out: Path):
     from catlm.data.ngram import NgramSource
     progress = Progress(9)
     model, tokenizer, state = progress("loading the checkpoint", lambda: est.load_model(args.target))
-    fresh = est.untrained_model(state, model, seed=args.seed)   # same architecture, not trained
+    fresh = est.untrained_model(args.target, state, model, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000
     val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
     teacher = progress(f"order-{args.order} teacher of {len(val)} held-out tokens",
