@@ -1,7 +1,7 @@
 """Categorical entropy, categorical mutual information and the NLL identity, exact on FinStoch.
 
 Sources: Zhang, arXiv 2507.19247, Def. 2.5 (after Perrone 2023), Prop. 4.2 [A18], Thm 5.1; the
-formulas are in PAPER.md §1.3 and §2.2–2.3. For a kernel k : X -> Y and an input x,
+formulas are in §2.2, §4 and §5 of the paper. For a kernel k : X -> Y and an input x,
 
     H_D(k)(x) = D_{Y⊗Y}( Δ_Y ∘ k(x) ‖ (k ⊗ k) ∘ Δ_X (x) ) = D( diag p ‖ p pᵀ ),  p = k(x, ·).
 

@@ -1,7 +1,6 @@
 """The paper's quantities estimated on trained torch language models (imports torch).
 
-Source: Zhang, arXiv 2507.19247, §4–§7; PAPER.md §5 (the torch column of rows 7, 9, 10, 11, 14,
-18, 20 and 24). A model exposes ``hidden(idx) -> (B, T, d)`` (h after every prefix: k_bb ∘ k_emb)
+Source: Zhang, arXiv 2507.19247, §4–§7 (categorical entropy, Thm 5.1, the surplus, g*, M_K). A model exposes ``hidden(idx) -> (B, T, d)`` (h after every prefix: k_bb ∘ k_emb)
 and ``head.weight`` (V, d) with an optional ``head.bias``: k_head(h) = softmax(W h + b). Every
 estimator reads the hidden states of a token sequence cut into windows of ``block`` tokens
 (``read``; each also accepts that ``Readout`` itself), then works in float64 numpy. A

@@ -1,7 +1,7 @@
 """The pullback Fisher–Rao metric of a linear-softmax head, its spectrum and its bounds.
 
 Source: Zhang, arXiv 2507.19247, §6 (Eqs. 6.1–6.5, Thm 6.1, Prop. 6.3) and §7 (Thm 7.1,
-Cor. 7.2); PAPER.md §2.4–2.5, §3.5–3.8 and §5 rows 11–14, 22–23. For g_head(h) = softmax(W h + b)
+Cor. 7.2). For g_head(h) = softmax(W h + b)
 with W of shape (V, d) and p = g_head(h),
 
     g*(h) = Wᵀ (diag p − p pᵀ) W = E_{w∼p}[ score scoreᵀ ],  score = W_w − Wᵀ p       (d, d)
@@ -82,7 +82,8 @@ def metric_rank(W: np.ndarray, p: np.ndarray, tol: float | None = None) -> int:
 
 
 def predicted_rank(W: np.ndarray) -> int:
-    """rank W − [1 ∈ col W]: the rank of g* at any p of full support (PAPER §3.6)."""
+    """rank W − [1 ∈ col W]: the rank of g* at any p of full support (Prop. 6.3, in
+    simplex coordinates)."""
     W = np.asarray(W, dtype=float)
     rank = int(np.linalg.matrix_rank(W))
     with_ones = int(np.linalg.matrix_rank(np.column_stack([W, np.ones(len(W))])))
@@ -190,7 +191,7 @@ def _averaged(hs, metrics, law, mean):
     return root @ np.einsum("n,na,nb->ab", law, centred, centred) @ root
 
 
-# Prop. 7.6 [v1] writes Σ_{H,g*} = E[h hᵀ ⊗ g*(h)] without defining ⊗ (PAPER §2.10): the literal
+# Prop. 7.6 [v1] writes Σ_{H,g*} = E[h hᵀ ⊗ g*(h)] without defining ⊗: the literal
 # Kronecker reading (d² × d²) and the two [OPS] d × d readings
 HEAD_WEIGHTED = {"kronecker": _kronecker, "sandwich": _sandwich, "averaged": _averaged}
 

@@ -5,7 +5,7 @@ computes its numbers in this run and draws its figures. In order: the bundled ``
 checked, drawn and their laws decided exactly; the exact order-r source of the corpus; a character
 LM compiled from ``examples/char.cat`` and trained; its NLL against the data's entropy (Thm 5.1);
 the information surplus by K; the g* spectrum of its head; spectral alignment against baselines;
-speculative decoding (Zhang, arXiv 2507.19247; PAPER.md). A section whose component is not
+speculative decoding (Zhang, arXiv 2507.19247, §4–§7). A section whose component is not
 installed says so in the report instead of showing numbers.
 
 >>> list(SECTIONS)

@@ -6,7 +6,7 @@ drafter. Measured: acceptance rate (accepted / drafted), tokens per target call 
 counted), wall-clock speedup over plain KV-cached sampling from the same prompts and seeds, and a
 χ² test of the emitted tokens' randomised PIT values (uniform iff the output has the target's
 law). The hidden-state drafter reads h_t, which carries the information surplus (§4.1 of Zhang,
-arXiv 2507.19247; SPECDEC.md for the rule and the statistics).
+arXiv 2507.19247; Leviathan et al. 2023 for the rule).
 
 >>> sorted(DRAFTERS)
 ['head', 'lookup', 'ngram']
