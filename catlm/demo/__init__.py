@@ -36,7 +36,7 @@ TITLES = {"language": "The language: bundled specs checked, drawn, laws decided"
           "training": "A character LM compiled from .cat and trained",
           "nll": "NLL vs the data's entropy (Thm 5.1)", "surplus": "Information surplus by K",
           "metric": "The g* spectrum of the trained head",
-          "alignment": "Spectral alignment against a random baseline",
+          "alignment": "Spectral alignment against untrained and random baselines",
           "speculative": "Speculative decoding"}
 
 
