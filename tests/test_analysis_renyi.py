@@ -119,3 +119,18 @@ def test_mutual_information_and_surplus_at_infinite_order():
 def test_orders_outside_zero_to_infinity_are_refused(alpha):
     with pytest.raises(SpecError, match="alpha"):
         divergence([0.5, 0.5], [0.5, 0.5], "renyi", alpha=alpha)
+
+
+def test_states_with_zeros_and_plain_float_results():
+    """Zero entries take no part at any order (−log min over the support at α = ∞), and float
+    inputs give Python floats (Fractions stay Fractions elsewhere)."""
+    p = np.array([0.5, 0.25, 0.25, 0.0])
+    assert categorical_entropy(p, "renyi", alpha=math.inf) == pytest.approx(math.log(4), abs=1e-15)
+    assert categorical_entropy(p, "renyi", alpha=2.0) == pytest.approx(math.log(3), abs=1e-15)   # Hartley
+    q = np.array([0.25, 0.25, 0.25, 0.25])
+    for name in ("tv", "chi2", "kl", "hellinger", "js"):
+        assert type(divergence(p, q, name)) is float, name
+    assert type(divergence(p, q, "renyi", alpha=0.5)) is float
+    # α < 1 with p charging points q does not: only the common support counts
+    r = np.array([0.0, 0.0, 0.5, 0.5])
+    assert divergence(p, r, "renyi", alpha=0.5) == pytest.approx(-2 * math.log(0.25 * math.sqrt(2)), abs=1e-14)
