@@ -31,12 +31,14 @@ COMMANDS = {
     "check": "catlm.commands.check",
     "draw": "catlm.commands.draw",
     "eval": "catlm.commands.eval",
+    "fmt": "catlm.commands.fmt",
     "laws": "catlm.commands.laws",
     "train": "catlm.commands.train",
     "sample": "catlm.commands.sample",
     "analyze": "catlm.commands.analyze",
     "speculate": "catlm.commands.speculate",
     "demo": "catlm.commands.demo",
+    "experiment": "catlm.commands.experiment",
 }
 
 # the modules of the torch extra that a torch command imports (safetensors: its checkpoints)

@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from catlm.decoding.sampling import generate
     from catlm.errors import BackendError
     from catlm.models.distributed import resolve_device
-    from catlm.models.loading import load_model
+    from catlm.runs import load_run
 
-    loaded = load_model(args.checkpoint)
+    loaded = load_run(args.checkpoint)
     model, tokenizer, path = loaded.model, loaded.tokenizer, loaded.folder
     if tokenizer is None:
         raise BackendError(f"checkpoint {path} stores no tokenizer, so a text prompt cannot be read",

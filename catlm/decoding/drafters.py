@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from catlm.data.ngram import context_counts
 from catlm.decoding.feature_head import (FeatureHead, HeadTraining, load_head, save_head,
                                          target_samples, train_feature_head)
 from catlm.decoding.kvcache import rollback_cache, truncate_cache
@@ -195,7 +196,7 @@ class NgramDrafter:
         if order < 1:
             raise UsageError(f"n-gram order {order} must be >= 1")
         tokens = np.asarray(tokens, dtype=np.int64)
-        return cls(vocab, [_counts(tokens, r, vocab) for r in range(order + 1)])
+        return cls(vocab, [context_counts(tokens, r, vocab) for r in range(order + 1)])
 
     def reset(self) -> None:
         return None
@@ -230,17 +231,6 @@ class NgramDrafter:
                 law = RowLaw.of(sampling.probs(torch.from_numpy(np.log(counts))))
             self._laws[(sampling, key)] = law
         return law
-
-
-def _counts(tokens: np.ndarray, r: int, vocab: int) -> dict:
-    """{context tuple of length r: next-token counts (V,)} over the (r+1)-grams of tokens."""
-    if len(tokens) <= r:
-        return {}
-    windows = np.lib.stride_tricks.sliding_window_view(tokens, r + 1)  # (N - r, r + 1)
-    keys, inverse = np.unique(windows[:, :r], axis=0, return_inverse=True)
-    counts = np.zeros((len(keys), vocab))
-    np.add.at(counts, (inverse.ravel(), windows[:, r]), 1.0)
-    return {tuple(int(t) for t in key): row for key, row in zip(keys, counts)}
 
 
 # --- a small LM with its own KV cache ------------------------------------------------------------
