@@ -30,7 +30,7 @@ from catlm.decoding.kvcache import RollbackCache, rollback_cache  # noqa: E402
 from catlm.decoding.rejection import inverse_cdf, verify  # noqa: E402
 from catlm.decoding.runtime import (fast_verify, forward_cost_ratio, pit_test,  # noqa: E402
                                     plain_generate, speculative_generate)
-from catlm.models.loading import load_model  # noqa: E402
+from catlm.runs import load_run  # noqa: E402
 from catlm.decoding.drafters import RowLaw  # noqa: E402
 from catlm.decoding.sampling import generate  # noqa: E402
 from catlm.decoding.chisquare import chi_square_test  # noqa: E402
@@ -388,7 +388,7 @@ def test_bad_runs_raise_catlm_errors(target, drafters):
     with pytest.raises(UsageError, match="gamma"):
         speculative_generate(target, drafters["lookup"], -1, PROMPT, 5)
     with pytest.raises(BackendError, match="no catlm checkpoint"):
-        load_model("/nonexistent/folder")
+        load_run("/nonexistent/folder")
 
 
 @pytest.mark.parametrize("run", [
@@ -529,7 +529,7 @@ def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, 
     first, err = speculate(5)
     assert "training a drafter head" in err and f"saved the drafter head in {head}" in err
     meta = json.loads((head / "head.json").read_text())
-    assert meta["trained_for"] == {"checkpoint": load_model(run).folder.name, "steps": 5, "seed": 0}
+    assert meta["trained_for"] == {"checkpoint": load_run(run).folder.name, "steps": 5, "seed": 0}
     weights = (head / "head.safetensors").read_bytes()
     again, err = speculate(5)
     assert "training" not in err and (head / "head.safetensors").read_bytes() == weights
