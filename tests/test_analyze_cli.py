@@ -128,7 +128,7 @@ def test_checkpoint_analysis_reports_progress(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
     ckpt = trained_checkpoint(tmp_path / "run", text)
-    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "-k", "2",
+    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "--eigenfunctions", "2",
                  "--out", str(tmp_path / "rep")]) == 0
     err = capsys.readouterr().err
     steps = [line for line in err.splitlines() if line.startswith("analyze [")]

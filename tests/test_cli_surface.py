@@ -159,6 +159,7 @@ NONSENSE = [
     ["speculate", "run", "--drafter", "lookup", "--gamma", "2", "--order", "0"],
     ["speculate", "run", "--drafter", "lookup", "--gamma", "2", "--head-steps", "-5"],
     ["speculate", "run", "--drafter", "lookup"],           # a required option missing
+    ["eval", "coin.cat", "-k", "joint", "--budget", "0"],
     ["check"],                                             # a required argument missing
     ["nonsense"],                                          # an unknown command
 ]
