@@ -74,6 +74,9 @@ def torch_free_python(tmp_path_factory) -> Path:
                                capture_output=True, text=True, check=True).stdout.strip())
     for dist in install_closure():
         link_distribution(dist, site)
+    # the installed catlm must be this tree (an editable install), or the tests would judge another
+    where = run_in(python, "-c", "import catlm; print(catlm.__file__)", cwd=venv).stdout.strip()
+    assert Path(where) == ROOT / "catlm" / "__init__.py", f"catlm installed from {where}: pip install -e {ROOT}"
     return python
 
 
