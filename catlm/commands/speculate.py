@@ -125,8 +125,11 @@ def _saved_or_trained_head(loaded, args):
         except BackendError as err:
             print(f"note: {err.message}; training the head again", file=sys.stderr)
     head = _train_head(loaded, args)
-    save_head(head, folder, trained_for=wanted)
-    print(f"saved the drafter head in {folder}", file=sys.stderr)
+    try:
+        save_head(head, folder, trained_for=wanted)
+        print(f"saved the drafter head in {folder}", file=sys.stderr)
+    except OSError as err:  # a read-only run folder: decode anyway, say the head is not kept
+        print(f"note: the drafter head is not kept ({err}); it will be trained again", file=sys.stderr)
     return head
 
 
