@@ -544,3 +544,13 @@ def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, 
     _, err = speculate(6)
     assert "is not the JSON of a drafter head" in err and "training a drafter head" in err
     assert load_head(head).dim == 16
+
+
+def test_a_head_that_cannot_be_saved_is_used_and_said(checkpoint, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint, run)
+    (run / "drafter-head").write_text("a file where the head's folder would go")
+    assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--max-new", "10",
+                 "--prompt", "to be", "--head-steps", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "note: the drafter head is not kept" in err and "Traceback" not in err
