@@ -192,7 +192,8 @@ def test_cli_laws_prints_a_table_and_fails_on_a_failing_law(coin, capsys):
 def test_cli_eval_prints_exact_json_and_a_labelled_table(coin, capsys):
     assert main(["eval", str(coin), "-k", "joint", "--exact", "--subs", "p=1/3", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert got == {"kernel": "joint", "dom": [], "cod": [2, 2],
+    assert got == {"kernel": "joint", "dom": [], "cod": [2, 2], "dom_elements": [],
+                   "cod_elements": [["heads", "tails"], ["heads", "tails"]],
                    "array": [["3/10", "1/30"], ["2/15", "8/15"]]}
     assert main(["eval", str(coin), "-k", "noisy"]) == 0
     out = capsys.readouterr().out.splitlines()
