@@ -59,7 +59,7 @@ LAYERS = {
     "numerical": layer(NUMERICAL, {"catlm.core"} | NUMERICAL, never={"lark"}),
     "backends": layer({"catlm.backends"}, {"catlm.core", "catlm.models"}, never={"lark"}),
     "drawing": layer({"catlm.drawing"}, {"catlm.core"}, never={"lark", "torch"}),
-    "laws": layer({"catlm.laws", "catlm.inference"}, {"catlm.core", "catlm.backends", "catlm.models"},
+    "laws": layer({"catlm.laws", "catlm.countermodels", "catlm.inference"}, {"catlm.core", "catlm.backends", "catlm.models"},
                   never={"lark"}),
     "runs": layer({"catlm.runs"}, {"catlm.core", "catlm.syntax", "catlm.elaborate", "catlm.backends"}
                   | NUMERICAL),
@@ -68,7 +68,7 @@ LAYERS = {
 # catlm.backends reaches catlm.models only through the torch backend, which it loads on demand
 TORCH_BACKEND = ("catlm.backends.torch",)
 # the application: catlm.demo, catlm.cli, catlm.commands.* (and __main__) may import everything
-APPLICATION = frozenset({"catlm.demo", "catlm.cli", "catlm.commands", "catlm.__main__"})
+APPLICATION = frozenset({"catlm.demo", "catlm.cli", "catlm.commands", "catlm.__main__", "catlm.pytest_plugin"})
 
 
 def module_name(path: Path) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import sympy
 
 from catlm.core.check import TypedDiagram, typecheck
-from catlm.core.diagram import Box, Diagram, Implementation
+from catlm.core.diagram import Box, Diagram, Implementation, Kind
 from catlm.core.presentation import DeterministicCheck, LawDecl, MarkovCheck, Presentation
 from catlm.core.types import I, Ty
 from catlm.elaborate.infer import infer, infer_parallel
@@ -128,7 +128,7 @@ def _implementation(env: _Env, s: ast.KernelDecl, node: ast.Implementation, dom:
     args = tuple((a.name, _arg(a.value, env)) for a in node.args)
     call = Call(s.name, node.name, args, dom, cod, node.span, tuple((a.name, a.span) for a in node.args))
     bind(call, env.calls)
-    if s.deterministic and signature(node.name).kind == "stochastic":
+    if s.deterministic and signature(node.name).kind is Kind.STOCHASTIC:
         raise SpecError(f"kernel '{s.name}' is declared deterministic but {node.name}(...) is a "
                         "stochastic implementation", node.span,
                         hint="drop `deterministic` or choose a deterministic implementation")

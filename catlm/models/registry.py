@@ -13,7 +13,7 @@ as opt_einsum's backend table does.
 >>> head = build("linear_softmax", {"tie": "emb"}, Real("H", 32), tok, kernel="head",
 ...              modules={"emb": emb})
 >>> head.weight is emb.weight, IMPLEMENTATIONS["linear_softmax"].kind
-(True, 'stochastic')
+(True, <Kind.STOCHASTIC: 'stochastic'>)
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import nn
 
+from catlm.core.diagram import Kind
 from catlm.core.types import Ob, Seq, Ty
 from catlm.errors import SpecError
 from catlm.models.embedding import Embedding
@@ -56,7 +57,7 @@ class Implementation:
         return self.signature.name
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         return self.signature.kind
 
     @property
@@ -129,8 +130,8 @@ def implementation(name: str) -> Implementation:
     return IMPLEMENTATIONS[signature(name).name]
 
 
-def kind(name: str) -> str:
-    """``"deterministic"`` or ``"stochastic"``: what ``kernel f : A -> B deterministic`` is checked against."""
+def kind(name: str) -> Kind:
+    """``Kind.DETERMINISTIC`` or ``Kind.STOCHASTIC``: what ``kernel f : A -> B deterministic`` is checked against."""
     return signature(name).kind
 
 

@@ -27,6 +27,7 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
+from catlm.core.diagram import Kind
 from catlm.core.types import Finite, Ob, Real, Seq, Ty
 from catlm.errors import Span, SpecError, WiringError
 
@@ -75,7 +76,7 @@ class Relation:
 @dataclass(frozen=True, slots=True)
 class Signature:
     name: str
-    kind: str  # "deterministic" (a Dirac kernel: a function) or "stochastic" (logits of a categorical)
+    kind: Kind  # DETERMINISTIC (a Dirac kernel: a function) or STOCHASTIC (logits of a categorical)
     shapes: str  # the tensor shapes, nanoGPT style
     params: tuple[Param, ...]
     dom: Side
@@ -115,29 +116,29 @@ REAL = Side("real", "a real object (E or E*)")
 
 SIGNATURES: dict[str, Signature] = {
     "embedding": Signature(
-        "embedding", "deterministic", "Tok* (B, T) -> E* (B, T, dim)",
+        "embedding", Kind.DETERMINISTIC, "Tok* (B, T) -> E* (B, T, dim)",
         (Param("dim", "int", low=1), Param("positions", "choice", "learned", POSITIONS),
          Param("context", "int", 1024, low=1), _dropout()),
         FINITE, REAL, (Relation("dim", "==", "cod.dim", "make them equal"),)),
     "transformer": Signature(
-        "transformer", "deterministic", "E* (B, T, d) -> H (B, T, d) at every prefix",
+        "transformer", Kind.DETERMINISTIC, "E* (B, T, d) -> H (B, T, d) at every prefix",
         (Param("layers", "int", low=1), Param("heads", "int", low=1),
          Param("context", "int", low=1), _dropout()),
         Side("real", "a real sequence (E*)", sequence=True), Side("real", "a real object (H)"),
         (Relation("dom.dim", "==", "cod.dim", "a transformer keeps the width"),
          Relation("heads", "divides", "dom.dim", "the width splits evenly over the heads"))),
     "mlp": Signature(
-        "mlp", "deterministic", "real n (..., n) -> real m (..., m)",
+        "mlp", Kind.DETERMINISTIC, "real n (..., n) -> real m (..., m)",
         (Param("hidden", "int", 0, low=0), Param("layers", "int", 2, low=1)),
         Side("real", "a real object"), Side("real", "a real object")),
     "linear_softmax": Signature(
-        "linear_softmax", "stochastic", "H (..., d) -> logits over Tok (..., V)",
+        "linear_softmax", Kind.STOCHASTIC, "H (..., d) -> logits over Tok (..., V)",
         (Param("tie", "kernel", None, of="embedding"), Param("bias", "bool", False)),
         Side("real", "a real object (H)"), Side("finite", "a finite object (Tok)"),
         (Relation("tie.dom.size", "==", "cod.size", "a tied head reads the embedding's vocabulary"),
          Relation("tie.cod.dim", "==", "dom.dim", "a tied head has the embedding's width"))),
     "table": Signature(
-        "table", "stochastic", "finite X (...) -> logits over finite Y (..., |Y|)", (),
+        "table", Kind.STOCHASTIC, "finite X (...) -> logits over finite Y (..., |Y|)", (),
         Side("finite product", "finite (fin n, {a, b}, their products)"),
         Side("finite product", "finite (fin n, {a, b}, their products)")),
 }
