@@ -44,6 +44,18 @@ def test_bigram_spec_report(tmp_path, capsys):
     assert "![" in (tmp_path / "report.md").read_text()
 
 
+def test_the_report_says_which_entries_were_drawn_at_random_and_keeps_units_apart(tmp_path, capsys):
+    data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path, "--seed", "3")
+    assert {"emb", "head", "gen"} <= set(data["drawn_at_random"]) and data["seed"] == 3
+    report = (tmp_path / "report.md").read_text()
+    assert "`gen`: its parameter entries were DRAWN AT RANDOM (seed 3)" in report
+    assert "TV and χ² are unitless" in report
+    given = tmp_path / "gen.npz"
+    np.savez(given, emb=np.eye(27)[np.arange(27) % 8][:, :8], head=np.full((8, 27), 1 / 27))
+    data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path / "given", "--params", given)
+    assert data["drawn_at_random"] == []
+
+
 def test_coin_spec_mutual_information_and_skipped_params(tmp_path, capsys):
     data = analyze(capsys, ROOT / "examples/coin.cat", "--subs", "p=1/3", "--out", tmp_path)
     p, noisy = np.array([1 / 3, 2 / 3]), np.array([[0.9, 0.1], [0.2, 0.8]])
