@@ -134,10 +134,10 @@ def _prune(root: Path, step: int, run: str | None) -> None:
 
 
 def clean_stale(out_dir: str | os.PathLike) -> None:
-    """Remove what an interrupted write left: ``.tmp-*`` files and folders, and step folders
-    of the pointer's run newer than the pointer (renamed into place, never pointed at)."""
+    """Remove what an interrupted write left: the pointer's temporary file, ``checkpoints/.tmp-*``,
+    and step folders of the pointer's run newer than the pointer (renamed, never pointed at)."""
     out = Path(out_dir)
-    for junk in [*out.glob(f"{TMP}*"), *(out / CHECKPOINTS).glob(f"{TMP}*")]:
+    for junk in [*out.glob(f"{TMP}{POINTER}-*"), *(out / CHECKPOINTS).glob(f"{TMP}*")]:  # ours only
         if junk.is_dir():
             shutil.rmtree(junk, ignore_errors=True)
         else:
