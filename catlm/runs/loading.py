@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catlm.errors import BackendError
+from catlm.errors import BackendError, CatlmError
 from catlm.runs.spec import SPEC
 
 if TYPE_CHECKING:  # torch loads when a model is rebuilt, not when this module is imported
@@ -68,12 +68,20 @@ def load_run(where: str | Path) -> Loaded:
     if rebuild is None:
         raise BackendError(f"checkpoint {folder} records neither a spec and kernel nor a GPT config",
                            hint="load checkpoints written by catlm train (or train() with a GPT)")
-    model = rebuild(folder, saved.state)
+    try:
+        model = rebuild(folder, saved.state)
+        text = saved.state.get("tokenizer")
+        tokenizer = tokenizer_from_json(text) if text else None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        if isinstance(err, CatlmError):
+            raise
+        raise BackendError(f"{folder / 'state.json'} is damaged: it does not say how to rebuild the model "
+                           f"and tokenizer ({type(err).__name__}: {str(err)[:80]})",
+                           hint="use another checkpoints/step-* folder of the run") from None
     if saved.model:
         model.to(next(iter(saved.model.values())).dtype)
     restore(saved, model, None)
-    text = saved.state.get("tokenizer")
-    return Loaded(model.eval(), tokenizer_from_json(text) if text else None, folder, saved.state)
+    return Loaded(model.eval(), tokenizer, folder, saved.state)
 
 
 def _from_spec(folder: Path, state: dict) -> nn.Module:
