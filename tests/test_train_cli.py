@@ -279,7 +279,7 @@ def test_bad_options_are_refused_before_any_work(option, message, tmp_path, caps
     option = [str(tmp_path / "FILE") if o == "FILE" else o for o in option]
     argv = ["train", ROOT / "examples/char.cat", "--corpus", tmp_path / "absent.txt", "--out", tmp_path / "run"]
     err = failure(capsys, *argv, *option)
-    assert message in err and not (tmp_path / "run").exists()
+    assert message in err and "\n  hint: " in err and not (tmp_path / "run").exists()
 
 
 def test_the_default_kernel_is_gen_else_the_only_language_model(words, tmp_path, capsys):

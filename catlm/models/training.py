@@ -108,9 +108,9 @@ RULES = {
 def check_config(config: TrainConfig) -> None:
     """Refuse hyperparameters that cannot train (a batch of 0, a NaN rate) before any work."""
     for name, (holds, expected) in RULES.items():
-        value = getattr(config, name)
+        value, flag = getattr(config, name), f"--{name.replace('_', '-')}"
         if not holds(value):
-            raise UsageError(f"{name} (--{name.replace('_', '-')}) must be {expected}, not {value}")
+            raise UsageError(f"{name} ({flag}) must be {expected}, not {value}", hint=f"omit {flag} to use its default")
     if config.min_lr > config.lr:
         raise UsageError(f"min_lr {config.min_lr} is above lr {config.lr}: the cosine would raise the rate",
                          hint="choose --min-lr at most --lr")
