@@ -272,12 +272,15 @@ def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_to_the_uninterrupted_
 
 def test_stale_temporary_files_are_removed_on_resume(tmp_path):
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
-    junk = [tmp_path / "checkpoints" / ".tmp-step-00000008-1234", tmp_path / ".tmp-checkpoint.json-1234"]
+    junk = [tmp_path / "checkpoints" / ".tmp-step-00000008-1234", tmp_path / ".tmp-checkpoint.json-1234",
+            tmp_path / ".tmp-loss.png-1234"]
     junk[0].mkdir()
     (junk[0] / "model.safetensors").write_bytes(b"\x00" * 10)
     junk[1].write_text("{")
+    junk[2].write_bytes(b"\x89PNG")
+    (tmp_path / ".tmp-notes").write_text("a file of the user's")
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False, resume=True)
-    assert not any(p.exists() for p in junk)
+    assert not any(p.exists() for p in junk) and (tmp_path / ".tmp-notes").exists()
 
 
 # --- bad input: a catlm error before any work, never a traceback or a silent NaN --------------------

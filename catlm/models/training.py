@@ -19,6 +19,7 @@ bar, and a loss-curve PNG. The model needs only ``loss(idx, targets) -> mean nat
 """
 from __future__ import annotations
 
+import io
 import math
 import sys
 import time
@@ -398,7 +399,7 @@ def _check_same_trajectory(saved: dict, config: TrainConfig, path: Path) -> None
 def _summary(run: _Run, data, config, out_dir, rate: float, saved: Path | None) -> TrainSummary:
     if run.history[-1]["step"] != run.step:  # a resumed run that had nothing left to do
         _record(run, data, config)
-    plot = plot_losses(run.history, Path(out_dir) / "loss.png") if out_dir and run.ctx.is_main else None
+    plot = plot_losses(run.history, Path(out_dir) / ckpt.PLOT) if out_dir and run.ctx.is_main else None
     final = run.history[-1]
     return TrainSummary(run.step, final["train"], final["val"], rate, str(saved) if saved else
                         _latest(out_dir), str(plot) if plot else None, tuple(run.history))
@@ -454,5 +455,7 @@ def plot_losses(history: list[dict], path: Path) -> Path:
     ax.set(xlabel="step", ylabel="loss (nats/token)", title="training")
     ax.legend()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    ckpt.write_atomic(path, png.getvalue())  # a reader never sees half a picture
     return path
