@@ -34,6 +34,7 @@ from typing import Union
 
 import networkx as nx
 
+from catlm.core.display import Drawable
 from catlm.core.types import I, Ob, Ty
 from catlm.errors import Span, WiringError
 
@@ -253,7 +254,7 @@ class Wiring:
 # --- diagrams ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
-class Diagram:
+class Diagram(Drawable):
     """A diagram ``dom -> cod`` built as a ``term``; ``label`` names it in messages (else the term).
 
     Composition and tensor make a new term node over the two operands in constant time; the port

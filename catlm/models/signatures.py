@@ -208,7 +208,12 @@ COERCE: dict[str, Callable[[Any], Any]] = {"int": _to_int, "float": _to_float, "
 
 def _arguments(sig: Signature, call: Call) -> dict[str, Any]:
     known = [p.name for p in sig.params]
+    seen: set[str] = set()
     for name, _ in call.args:
+        if name in seen:
+            raise SpecError(f"kernel '{call.kernel}': {sig.name}() is given '{name}' twice",
+                            call.where(name), hint="give each argument once")
+        seen.add(name)
         if name not in known:
             raise SpecError(f"kernel '{call.kernel}': {sig.name}() has no argument '{name}'",
                             call.where(name), hint=f"valid arguments: {', '.join(known) or 'none'}")
