@@ -98,10 +98,6 @@ class BackendError(CatlmError, RuntimeError):
     """A backend cannot interpret a diagram (unknown backend, missing parameter, unsupported object)."""
 
 
-class UsageError(CatlmError, ValueError):
-    """An option or argument that cannot work (a batch of 0, a NaN learning rate), caught before any work."""
-
-
 class BudgetError(CatlmError, MemoryError):
     """A computation would exceed its memory budget; says the predicted size and how to raise it."""
 

@@ -310,7 +310,7 @@ def test_resume_refuses_another_tokenizer_of_the_same_size(tmp_path):
     config = replace(CONFIG, steps=4, decay_steps=8)
     train(fresh_model(), tokens(), config, out_dir=tmp_path, progress=False, tokenizer=run_tok)
     longer = replace(config, steps=8)
-    with pytest.raises(UsageError, match="different tokenizer.*both have 12 tokens.*id 11 is 'l' in the run, 'z' here"):
+    with pytest.raises(UsageError, match="different tokenizer.*both have 12 tokens, but id 11 is 'l' in the run, 'z' here"):
         train(fresh_model(), tokens(), longer, out_dir=tmp_path, progress=False, tokenizer=other_tok, resume=True)
     assert train(fresh_model(), tokens(), longer, out_dir=tmp_path, progress=False, tokenizer=run_tok,
                  resume=True).steps == 8

@@ -20,6 +20,7 @@ bar, and a loss-curve PNG. The model needs only ``loss(idx, targets) -> mean nat
 from __future__ import annotations
 
 import io
+import json
 import math
 import sys
 import time
@@ -363,22 +364,22 @@ def _check_same_tokenizer(saved: str | None, tokenizer, path: Path) -> None:
     """Token ids keep their meaning only with the run's own tokenizer (the same alphabet size is not enough)."""
     if saved is None or tokenizer is None or saved == tokenizer.to_json():
         return
-    from catlm.data.tokenizers import tokenizer_from_json
-    theirs = tokenizer_from_json(saved)
-    detail = (f"{theirs.vocab_size} tokens in the run, {tokenizer.vocab_size} here"
-              if theirs.vocab_size != tokenizer.vocab_size else
-              f"both have {tokenizer.vocab_size} tokens, but ids mean different tokens"
-              + _first_difference(theirs, tokenizer))
-    raise UsageError(f"cannot resume {path}: this corpus gives a different tokenizer than the run's ({detail})",
+    raise UsageError(f"cannot resume {path}: this corpus gives a different tokenizer than the run's "
+                     f"({_difference(json.loads(saved), json.loads(tokenizer.to_json()))})",
                      hint="resume with the run's corpus and --tokenizer, or start a new run (--force or another --out)")
 
 
-def _first_difference(theirs, ours) -> str:
-    chars = (getattr(theirs, "chars", None), getattr(ours, "chars", None))
+def _difference(theirs: dict, ours: dict) -> str:
+    """What differs between two tokenizers' JSON: the kind, the size, or the first id that changes meaning."""
+    if theirs.get("kind") != ours.get("kind"):
+        return f"{theirs.get('kind')} in the run, {ours.get('kind')} here"
+    chars = (theirs.get("chars"), ours.get("chars"))
     if None in chars:
-        return ""
+        return "the same kind, other vocabularies"
+    if len(chars[0]) != len(chars[1]):
+        return f"{len(chars[0])} tokens in the run, {len(chars[1])} here"
     i = next(i for i, (a, b) in enumerate(zip(*chars)) if a != b)
-    return f" (id {i} is {chars[0][i]!r} in the run, {chars[1][i]!r} here)"
+    return f"both have {len(chars[0])} tokens, but id {i} is {chars[0][i]!r} in the run, {chars[1][i]!r} here"
 
 
 def _check_same_trajectory(saved: dict, config: TrainConfig, path: Path) -> None:
