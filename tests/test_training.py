@@ -326,7 +326,8 @@ def damage(out: Path, name: str, how) -> Path:
     ("checkpoint.json", lambda b: b"\x00garbage", "is not a catlm checkpoint pointer"),
     ("checkpoint.json", lambda b: b'{"latest": "../step-00000004"}', "not a complete checkpoint of this folder"),
     ("state.json", lambda b: b"{not json", "is not valid JSON"),
-    ("state.json", lambda b: b'{"format": "catlm-checkpoint"}', "is damaged or not from catlm train"),
+    ("state.json", lambda b: json.dumps({**json.loads(b), "rng": 5}).encode(), "is damaged or not from catlm train"),
+    ("state.json", lambda b: b'{"format": "catlm-checkpoint"}', "stores weights but no optimizer state"),
     ("model.safetensors", lambda b: b[:len(b) // 2], "not a readable safetensors file"),
     ("optimizer.safetensors", lambda b: b[:len(b) // 2], "not a readable safetensors file"),
 ])
@@ -350,3 +351,25 @@ def test_progress_off_a_terminal_is_plain_lines(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in lines] == [f"train: step {s}/40" for s in range(2, 41, 2)]
     assert all("loss" in line and "tok_s" in line and "\r" not in line for line in lines)
+
+
+def test_a_run_of_weights_alone_loads_through_catlm_runs(tmp_path):
+    """The layout a converter writes: weights, state.json, no optimizer state; it loads, it cannot resume."""
+    from catlm.runs import load_run
+    model = fresh_model()
+    folder = ckpt.save_checkpoint(tmp_path, 0, model, None, {"model_config": MODEL.to_dict(),
+                                                             "tokenizer": CharTokenizer("abcdefghijkl").to_json()})
+    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "state.json"]
+    loaded = load_run(tmp_path)
+    assert loaded.tokenizer == CharTokenizer("abcdefghijkl") and loaded.folder == folder
+    assert all(torch.equal(a, b) for a, b in zip(params(loaded.model).values(), params(model).values()))
+    with pytest.raises(BackendError, match="stores weights but no optimizer state"):
+        train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False, resume=True)
+
+
+def test_a_stored_spec_read_without_its_folder_may_import_nothing():
+    from catlm.errors import SpecError
+    from catlm.runs import read_stored_spec
+    with pytest.raises(SpecError, match='imports "other.cat", outside the checkpoint'):
+        read_stored_spec(None, 'import "other.cat"\nobject A = fin 2\n')
+    assert "A" in read_stored_spec(None, "object A = fin 2\n").objects

@@ -331,6 +331,10 @@ def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
     """Continue from the newest checkpoint in ``out_dir``: the same trajectory, tokenizer and world."""
     path = ckpt.latest_checkpoint(out_dir)
     saved = ckpt.load_checkpoint(path)
+    if "train_config" not in saved.state or not isinstance(saved.state.get("optimizer"), dict):
+        raise BackendError(f"checkpoint {path} stores weights but no optimizer state (a run of weights alone)",
+                           hint="it can be sampled, but training cannot resume from it: train a new run "
+                                "with --force or another --out")
     try:
         _check_same_trajectory(saved.state["train_config"], config, path)
         _check_same_tokenizer(saved.state.get("tokenizer"), tokenizer, path)
