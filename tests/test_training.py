@@ -335,7 +335,7 @@ def test_a_damaged_run_is_refused_with_a_catlm_error_on_resume(tmp_path, name, h
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
     damage(tmp_path, name, how)
     with pytest.raises(BackendError, match=message):
-        train(fresh_model(), tokens(), CONFIG, out_dir=tmp_path, progress=False, resume=True)
+        train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False, resume=True)
 
 
 def test_weights_of_the_wrong_shape_are_named(tmp_path):
