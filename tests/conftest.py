@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from no_skips import pytest_runtest_makereport  # noqa: F401 (a hook: pytest finds it here)
+from no_skips import (pytest_collectreport, pytest_runtest_makereport,  # noqa: F401 (hooks)
+                      pytest_sessionfinish, pytest_terminal_summary)
 
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(var, "1")

@@ -31,11 +31,15 @@ def _pytest(folder: Path, **env) -> subprocess.CompletedProcess:
 
 def test_a_skip_fails_when_the_run_allows_none(tmp_path):
     (tmp_path / "test_planted.py").write_text(SKIPPING, encoding="utf-8")
+    (tmp_path / "test_module.py").write_text('import pytest\npytest.importorskip("no_such_module_x")\n',
+                                             encoding="utf-8")
     strict = _pytest(tmp_path, CATLM_NO_SKIPS="1")
     assert strict.returncode == 1, strict.stdout
-    assert "1 failed, 1 passed" in strict.stdout and "the frobnicator is absent" in strict.stdout
+    assert "1 failed, 1 passed, 1 skipped" in strict.stdout, strict.stdout
+    assert "the frobnicator is absent" in strict.stdout
+    assert "SKIPPED MODULE test_module.py" in strict.stdout and "no_such_module_x" in strict.stdout
     lenient = _pytest(tmp_path)
-    assert lenient.returncode == 0 and "1 passed, 1 skipped" in lenient.stdout
+    assert lenient.returncode == 0 and "1 passed, 2 skipped" in lenient.stdout, lenient.stdout
 
 
 def test_the_make_targets_allow_no_skips_and_the_fast_one_leaves_out_the_slow_tests():
