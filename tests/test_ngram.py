@@ -1,4 +1,4 @@
-"""n-gram sources from token sequences, the corpus reader, and the tinyshakespeare figures."""
+"""n-gram sources from token sequences, the corpus reader, and the shakespeare corpus figures."""
 from __future__ import annotations
 
 import math
