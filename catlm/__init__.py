@@ -12,6 +12,7 @@ TypedDiagram(f : A -> A)
 """
 from __future__ import annotations
 
+from catlm.core import display as _display
 from catlm.lazy import exports
 
 __version__ = "0.1.0"
@@ -48,3 +49,18 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 __getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
+
+
+def _draw(diagram, path=None, *, title=None):
+    from catlm.drawing.render import draw
+    return draw(diagram, path, title=title)
+
+
+def _inline_svg(diagram):
+    from catlm.drawing.render import inline_svg
+    return inline_svg(diagram)
+
+
+# diagrams (core) draw themselves with the drawing layer above them; the package wires the two
+# together here, and catlm.drawing loads on the first picture only
+_display.install(draw=_draw, inline_svg=_inline_svg)

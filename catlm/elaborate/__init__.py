@@ -29,7 +29,7 @@ from catlm.elaborate.literals import literal
 from catlm.elaborate.numbers import value
 from catlm.elaborate.objects import object_type
 from catlm.errors import Span, SpecError, WiringError
-from catlm.models.signatures import Call, bind, signature
+from catlm.core.signatures import Call, bind, signature
 from catlm.syntax import ast, load_files
 from catlm.syntax import parse as parse_syntax
 from catlm.syntax.format import format_ob

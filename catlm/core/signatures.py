@@ -6,8 +6,10 @@ its parameters with their types, defaults and ranges, what it accepts as domain 
 the equations that tie arguments to objects (``dim == cod.dim``). ``bind`` checks one call
 against its signature and returns the arguments with the defaults filled in. ``catlm check`` runs
 it on every implementation body without torch; ``catlm.models.registry.build`` runs the same
-function before it builds a module, so the checker and the registry cannot disagree. This module
-imports no torch: adding an implementation is one entry here and one factory in the registry.
+function before it builds a module, so the checker and the registry cannot disagree. It is part
+of core because it is a typing judgement about boxes and objects, and it imports nothing numerical:
+adding an implementation is one entry here and one factory in the registry. An argument left at
+None (``tie=none``, or a default meaning "derived") takes part in no relation.
 
 >>> from catlm.core.types import Finite, Real, Seq
 >>> tok, E = Finite.range("Tok", 65), Real("E", 32)
@@ -298,6 +300,8 @@ def _relate(call: Call, relation: Relation, args: Mapping[str, Any], referred: M
     terms = (relation.left, relation.right)
     if any(_through(t) and _through(t) not in referred for t in terms):
         return  # a relation through a kernel argument that is absent or unknown here
+    if any(t in args and args[t] is None for t in terms):
+        return  # an argument left at None is derived later, not related
     (a, say_a), (b, say_b) = (_term(call, t, args, referred) for t in terms)
     if OPERATORS[relation.op](a, b):
         return
