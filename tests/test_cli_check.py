@@ -58,7 +58,8 @@ DECIDABLE = ["kernel_negative", "kernel_row_sum", "deterministic_not_one_hot", "
              "kernel_complex_entry", "unknown_implementation", "implementation_dim_mismatch",
              "implementation_unknown_argument", "implementation_argument_type",
              "implementation_wrong_object", "implementation_tie_not_embedding",
-             "deterministic_stochastic_implementation"]
+             "deterministic_stochastic_implementation", "implementation_repeated_argument",
+             "implementation_out_of_range", "kernel_negative_for_every_param"]
 
 
 @pytest.mark.parametrize("name", DECIDABLE)
