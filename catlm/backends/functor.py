@@ -39,7 +39,7 @@ from catlm.backends.symbolic import FLOAT, FRACTION, SYMPY, Scalars, exact_equal
 from catlm.core.check import TypedDiagram
 from catlm.core.diagram import Box
 from catlm.core.types import Ty
-from catlm.errors import BackendError, located
+from catlm.errors import BackendError, UsageError, located, require
 
 __all__ = ["Kernel", "Functor", "finstoch", "compile", "get_backend", "BACKENDS"]
 
@@ -160,6 +160,7 @@ def _sympy(diagram: TypedDiagram, **options) -> np.ndarray:
 
 
 def _torch(diagram: TypedDiagram, **options):
+    require(("torch",), 'catlm.compile(..., backend="torch")')
     module = importlib.import_module("catlm.backends.torch")
     return module.compile_torch(diagram, **options)
 
@@ -180,6 +181,9 @@ def compile(diagram: TypedDiagram, backend: str = "numpy", params: Mapping[str, 
     run = get_backend(backend)
     _require_typed(diagram)
     if backend == "torch":  # exact is a FinStoch notion; the rest carries over unchanged
+        if exact:
+            raise UsageError('backend="torch" computes in floating point; exact=True cannot be honoured',
+                             hint='use backend="numpy" or "sympy" for exact entries, or drop exact=True')
         with located(diagram.span):
             return run(diagram, params=params, seed=seed, subs=subs, budget=budget, atol=atol, **kw)
     if kw:
