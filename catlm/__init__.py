@@ -51,16 +51,6 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
 
 
-def _draw(diagram, path=None, *, title=None):
-    from catlm.drawing.render import draw
-    return draw(diagram, path, title=title)
-
-
-def _inline_svg(diagram):
-    from catlm.drawing.render import inline_svg
-    return inline_svg(diagram)
-
-
-# diagrams (core) draw themselves with the drawing layer above them; the package wires the two
-# together here, and catlm.drawing loads on the first picture only
-_display.install(draw=_draw, inline_svg=_inline_svg)
+# core's diagrams draw themselves with the drawing layer above them, named here: the package is
+# where the layers are wired together, and catlm.drawing loads on the first picture only
+_display.install("catlm.drawing.render")
