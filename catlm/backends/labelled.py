@@ -18,6 +18,8 @@ flip : I -> Coin
 I    1/3    2/3
 >>> k.sum(), np.asarray(k).shape, k.cod_elements
 (Fraction(1, 1), (2,), (('heads', 'tails'),))
+>>> print(k)
+[Fraction(1, 3) Fraction(2, 3)]
 """
 from __future__ import annotations
 
@@ -70,6 +72,9 @@ class LabelledKernel(NDArrayOperatorsMixin):
 
     def __repr__(self) -> str:
         return f"LabelledKernel({self.title}, {self.array!r})"
+
+    def __str__(self) -> str:
+        return str(self.array)  # print(k) prints the tensor, as before; k.text() is the table
 
     # --- names -------------------------------------------------------------------------------------
 
