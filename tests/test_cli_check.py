@@ -110,3 +110,18 @@ def test_implementation_arguments_are_checked_against_the_objects(tmp_path, caps
 
 def test_a_well_formed_language_model_checks():
     assert main(["check", str(ROOT / "examples" / "lm.cat")]) == 0
+
+
+def test_a_tie_may_name_an_embedding_declared_later(tmp_path, capsys):
+    """The torch backend builds modules in schedule order, not declaration order."""
+    path = tmp_path / "lm.cat"
+    lines = ["object Tok = fin 5", "object E = real 8", "object H = real 8",
+             "kernel head : H -> Tok = linear_softmax(tie=emb)",
+             "kernel emb : Tok* -> E* = embedding(dim=8)"]
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    path.write_text("\n".join(lines[:-1] + ["object V = fin 7", "kernel emb : V* -> E* = embedding(dim=8)"]) + "\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:4:41: error: kernel 'head': emb's V of size 7 differs from Tok of size 5")

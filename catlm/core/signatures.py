@@ -292,7 +292,7 @@ def _referred(call: Call, p: Param, name: str, kernels: Mapping[str, Call]) -> C
     if other is None or other.name != p.of:
         what = f"kernel '{name}' is not an {p.of}(...)" if name in kernels else f"no {p.of} is declared as '{name}'"
         raise SpecError(f"kernel '{call.kernel}': {call.name}({p.name}={name}) needs an {p.of}; {what}",
-                        call.where(p.name), hint=f"declare `kernel {name} : ... = {p.of}(...)` before it")
+                        call.where(p.name), hint=f"declare `kernel {name} : ... = {p.of}(...)`")
     return other
 
 
