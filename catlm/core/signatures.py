@@ -156,7 +156,7 @@ def signature(name: str, span: Span | None = None) -> Signature:
 def bind(call: Call, kernels: Mapping[str, Call] | None = None) -> dict[str, Any]:
     """The arguments of ``call`` with defaults filled in, checked against its signature and objects.
 
-    ``kernels`` are the calls declared before this one, by kernel name, for arguments such as
+    ``kernels`` are the spec's implementation calls by kernel name, for arguments such as
     ``tie=emb``; without them (the registry, which checks the built module instead) relations
     through a kernel argument are left out.
     """
@@ -283,8 +283,11 @@ def _accept(call: Call, side: str, want: Side) -> None:
 
 # --- relations between arguments and objects -------------------------------------------------------
 
-OPERATORS: dict[str, Callable[[int, int], bool]] = {
-    "==": operator.eq, "divides": lambda a, b: b % a == 0}
+# op -> (the test, what a message says when it fails)
+OPERATORS: dict[str, tuple[Callable[[int, int], bool], str]] = {
+    "==": (operator.eq, "differs from"),
+    "divides": (lambda a, b: b % a == 0, "does not divide"),
+}
 
 
 def _referred(call: Call, p: Param, name: str, kernels: Mapping[str, Call]) -> Call:
@@ -303,9 +306,9 @@ def _relate(call: Call, relation: Relation, args: Mapping[str, Any], referred: M
     if any(t in args and args[t] is None for t in terms):
         return  # an argument left at None is derived later, not related
     (a, say_a), (b, say_b) = (_term(call, t, args, referred) for t in terms)
-    if OPERATORS[relation.op](a, b):
+    holds, verb = OPERATORS[relation.op]
+    if holds(a, b):
         return
-    verb = "does not divide" if relation.op == "divides" else "differs from"
     arg = next((t for t in terms if t in args or _through(t)), None)
     error = WiringError if arg is None else SpecError  # objects alone disagreeing is a typing error
     raise error(f"kernel '{call.kernel}': {say_a} {verb} {say_b}",
