@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from catlm.commands.sample import prompt_tokens
     from catlm.decoding.drafters import Sampling
     from catlm.decoding.runtime import pit_test, plain_generate, speculative_generate
-    from catlm.models.loading import load_model
+    from catlm.runs.loading import load_run as load_model
 
     loaded = load_model(args.checkpoint)
     if loaded.tokenizer is None:
@@ -140,7 +140,7 @@ def _train_head(loaded, args):
 
 def _lm(path: str, loaded, args):
     from catlm.decoding.drafters import LMDrafter
-    from catlm.models.loading import load_model
+    from catlm.runs.loading import load_run as load_model
     if not path:
         raise UsageError("the lm drafter needs a checkpoint", hint="write --drafter lm:PATH")
     small = load_model(path)
