@@ -108,8 +108,12 @@ def test_implementation_arguments_are_checked_against_the_objects(tmp_path, caps
     assert all(w in err for w in words), err
 
 
-def test_a_well_formed_language_model_checks():
+def test_implementations_are_listed_with_every_argument_the_registry_will_use(capsys):
     assert main(["check", str(ROOT / "examples" / "lm.cat")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split("=", 1)[1].strip() == ("embedding(dim=256, positions=learned, context=1024, "
+                                               "dropout=0.0)   (deterministic)")
+    assert out[2].endswith("= linear_softmax(tie=emb, bias=false)   (stochastic)")
 
 
 def test_a_tie_may_name_an_embedding_declared_later(tmp_path, capsys):
