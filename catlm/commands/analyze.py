@@ -58,9 +58,10 @@ def run(args: argparse.Namespace) -> int:
 def compile_finite(args, spec) -> tuple[dict, dict]:
     """(name -> (rows (|dom|, |cod|), kernel), name -> why skipped) for the spec's kernels."""
     from catlm.backends.functor import compile
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
+    from catlm.elaborate.numbers import parse_subs
     from catlm.errors import BackendError
-    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs)
+    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs, spec.params)
     done, skipped = {}, {}
     for name, kernel in spec.kernels.items():
         if not (kernel.dom.is_finite and kernel.cod.is_finite):

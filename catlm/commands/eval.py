@@ -25,8 +25,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from catlm.backends.functor import compile
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
     from catlm.elaborate import load
+    from catlm.elaborate.numbers import parse_subs
     from catlm.errors import SpecError
 
     spec = load(args.file)
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"{args.file} has no kernel '{args.kernel}'",
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
-    subs = parse_subs(args.subs)
+    subs = parse_subs(args.subs, spec.params)
     symbolic = args.exact and not set(spec.params) <= set(subs)
     array = compile(kernel, backend="sympy" if symbolic else "numpy", exact=args.exact, subs=subs,
                     params=load_npz(args.params) if args.params else None, seed=args.seed,

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import operator
 from fractions import Fraction
-from typing import Union
+from typing import Iterable, Union
 
 import sympy
 
 from catlm.elaborate.walk import fold
-from catlm.errors import SpecError
+from catlm.errors import BackendError, CatlmError, SpecError
 from catlm.syntax import ast
+from catlm.syntax import parse as parse_syntax
 from catlm.syntax.format import format_num
 
 Exact = Union[int, Fraction, sympy.Expr]
@@ -155,3 +156,37 @@ def _simplify(x: Exact) -> Exact:
 
 _RULES = {ast.Number: _number, ast.ParamRef: _param, ast.Neg: _neg, ast.BinOp: _binop,
           ast.Call: _call}
+
+
+# --- values given on the command line -------------------------------------------------------------
+
+def parse_subs(items: list[str] | None, params: Iterable[str]) -> dict[str, Exact]:
+    """``["p=1/3", "q=sqrt(2)/2"]`` -> exact values of declared params, read as a literal is read.
+
+    >>> parse_subs(["p=1/3", "q = sqrt(2)/2"], ["p", "q"])
+    {'p': Fraction(1, 3), 'q': sqrt(2)/2}
+    """
+    known, subs = tuple(params), {}
+    for item in items or []:
+        name, sep, text = (part.strip() for part in item.partition("="))
+        if not sep or not name or not text:
+            raise BackendError(f"cannot read the substitution {item!r}", hint="write it as NAME=VALUE, e.g. p=1/3")
+        if name not in known:
+            declared = f"its params are {', '.join(known)}" if known else "it declares no params"
+            raise BackendError(f"--subs gives a value to '{name}', which is not a param of the spec; {declared}",
+                               hint="give values only to declared params")
+        subs[name] = read_number(text, name)
+    return subs
+
+
+def read_number(text: str, name: str = "value") -> Exact:
+    """A number written as in a literal (``1/3``, ``0.25``, ``sqrt(2)/2``), exactly; params are not allowed."""
+    try:
+        spec = parse_syntax(f"kernel {name} : I -> I = [{text}]", f"<{name}>")
+        body = spec.statements[0].body if len(spec.statements) == 1 else None
+        if not isinstance(body, ast.ListLit) or len(body.items) != 1 or isinstance(body.items[0], ast.ListLit):
+            raise SpecError("not a single number")
+        return value(body.items[0], {})
+    except CatlmError as err:
+        raise BackendError(f"cannot read {name}={text!r} as a number: {err.message}",
+                           hint="write an exact number such as 1/3, 0.25 or sqrt(2)/2") from None
