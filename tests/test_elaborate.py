@@ -225,3 +225,24 @@ def test_named_composites_are_shared_not_checked_again(monkeypatch):
     spec = catlm.parse(text)
     assert len(spec.kernels["k299"].diagram.boxes) == 300
     assert len(walked) <= 4 * 300  # the expansions hold 300 * 301 / 2 boxes in all
+
+
+# --- kernel powers --------------------------------------------------------------------------------
+
+def test_a_power_is_the_chain_it_abbreviates():
+    assert kernel("kernel t = s >> h^3").diagram == kernel("kernel t = s >> h >> h >> h").diagram
+    assert kernel("kernel t = (g >> f)^2").diagram == kernel("kernel t = g >> f >> g >> f").diagram
+    assert kernel("kernel t = h^0").diagram == identity(A)
+    assert kernel("kernel t = copy >> h^2 @ id").dom == A  # the power's type flows both ways
+
+
+def test_a_long_power_is_a_small_term():
+    """h^1000 shares its halves (repeated squaring), so checking it is instant; it expands on evaluation."""
+    t = kernel("kernel t = s >> h^1000")
+    assert len(t.diagram.boxes) == 1001
+
+
+def test_a_power_of_a_kernel_between_different_objects_is_refused():
+    with pytest.raises(WiringError, match="a power repeats a kernel from an object to itself") as err:
+        kernel("kernel t = f^2")
+    assert err.value.span.column == 12
