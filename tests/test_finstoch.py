@@ -240,3 +240,39 @@ def test_a_functor_verifies_each_generator_once():
     finally:
         functor_module.box_tensor = original
     assert calls == ["f"]
+
+
+# --- marginals and sampling -------------------------------------------------------------------------
+
+ROLL = lit("roll", COIN, DIE, Q(1, 2), Q(1, 4), Q(1, 4), 0, 0, 1)
+JOINT = FLIP >> copy(COIN) >> (identity(COIN) @ ROLL)
+
+
+@pytest.mark.parametrize("mask, expected", [
+    ([1, 0], [Q(1, 3), Q(2, 3)]),
+    ([0, 1], [Q(1, 6), Q(1, 12), Q(1, 4) * Q(1, 3) + Q(2, 3)]),
+])
+def test_marginals_of_a_joint_commute_with_the_functor(mask, expected):
+    F = finstoch(exact=True)
+    summed = F(T(JOINT)).marginal(mask)
+    assert list(summed.array) == expected
+    assert F(T(catlm.marginal(JOINT, mask))) == summed == F(T(JOINT)) % mask
+    assert F(T(catlm.marginal(JOINT, [1, 1]))) == F(T(JOINT))
+
+
+def test_a_marginal_mask_must_cover_the_outputs():
+    with pytest.raises(catlm.WiringError, match="one 0 or 1 per output"):
+        catlm.marginal(JOINT, [1])
+    with pytest.raises(BackendError, match="one 0 or 1 per codomain factor"):
+        finstoch(exact=True)(T(JOINT)).marginal([1, 2])
+
+
+def test_exact_sampling_draws_each_outcome_at_its_rate():
+    joint = finstoch(exact=True)(T(JOINT))
+    draws = joint.sample(6000, seed=3)
+    for outcome, p in [((0, 0), Q(1, 6)), ((0, 1), Q(1, 12)), ((0, 2), Q(1, 12)), ((1, 2), Q(2, 3))]:
+        sd = (6000 * p * (1 - p)) ** 0.5
+        assert abs(draws.count(outcome) - 6000 * p) < 4 * sd
+    assert not {(1, 0), (1, 1)} & set(draws)  # probability 0: never drawn
+    assert joint.sample(50, seed=3) == joint.sample(50, seed=3)
+    assert set(finstoch(exact=True)(T(Diagram.of(ROLL))).sample(20, given=(1,), seed=0)) == {(2,)}
