@@ -1,6 +1,7 @@
 """The FinStoch backend: the contraction plan, exact and float entries, verification, budget, cache."""
 from __future__ import annotations
 
+import json
 import sys
 import types
 from fractions import Fraction as Q
@@ -276,3 +277,22 @@ def test_exact_sampling_draws_each_outcome_at_its_rate():
     assert not {(1, 0), (1, 1)} & set(draws)  # probability 0: never drawn
     assert joint.sample(50, seed=3) == joint.sample(50, seed=3)
     assert set(finstoch(exact=True)(T(Diagram.of(ROLL))).sample(20, given=(1,), seed=0)) == {(2,)}
+
+
+def test_cli_samples_a_finite_kernel_of_a_spec_by_element_name(tmp_path, capsys):
+    from catlm.cli import main
+    path = tmp_path / "dice.cat"
+    path.write_text("object Coin = {heads, tails}\nobject Die = fin 3\nparam p\n"
+                    "kernel flip : I -> Coin = [p, 1 - p]\n"
+                    "kernel roll : Coin -> Die = [[1/2, 1/4, 1/4], [0, 0, 1]]\n"
+                    "kernel joint = flip >> copy >> (id @ roll)\n")
+    assert main(["sample", str(path), "-k", "joint", "-n", "200", "--subs", "p=0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == [["tails", "2"]] * 200  # p = 0: one outcome
+    assert main(["sample", str(path), "-k", "roll", "--given", "heads", "-n", "300", "--seed", "1"]) == 0
+    rows = capsys.readouterr().out.split("\n")[:-1]
+    assert len(rows) == 300 and {"0", "1", "2"} == set(rows) and 100 < rows.count("0") < 200
+    for argv, message in [(["-k", "roll"], "takes 1 input elements"), (["-k", "roll", "--given", "edge"],
+                          "'edge' is not an element of Coin"), (["-k", "joint"], "depends on the param p"),
+                          (["-k", "nope"], "has no kernel 'nope'"), (["-k", "flip", "-n", "0"], "must be positive")]:
+        assert main(["sample", str(path), *argv]) == 1
+        assert message in capsys.readouterr().err
