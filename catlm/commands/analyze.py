@@ -59,9 +59,10 @@ def compile_finite(args, spec) -> tuple[dict, dict, list]:
     """(name -> (rows (|dom|, |cod|), kernel), name -> why skipped, names whose parameter entries
     were drawn at random from ``--seed`` because neither --params nor a literal gave them)."""
     from catlm.backends.functor import compile
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
+    from catlm.elaborate.numbers import parse_subs
     from catlm.errors import BackendError
-    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs)
+    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs, spec.params)
     done, skipped, drawn = {}, {}, []
     for name, kernel in spec.kernels.items():
         if not (kernel.dom.is_finite and kernel.cod.is_finite):
