@@ -178,7 +178,7 @@ class _Run:
     optimizer: torch.optim.AdamW
     generator: torch.Generator
     ctx: DistContext
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # tells this run's checkpoints apart
+    run_id: str | None = field(default_factory=lambda: uuid.uuid4().hex)  # tells this run's checkpoints apart
     step: int = 0
     history: list = field(default_factory=list)
 
@@ -344,7 +344,7 @@ def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
         torch.set_rng_state(ckpt.rng_from_json(_this_rank(rng["torch"], run.ctx, path)))
         if "cuda" in rng and torch.device(run.ctx.device).type == "cuda":
             torch.cuda.set_rng_state(ckpt.rng_from_json(_this_rank(rng["cuda"], run.ctx, path)), run.ctx.device)
-        run.run_id = saved.state.get("run") or run.run_id
+        run.run_id = saved.state.get("run")  # None for a run written before run ids: its checkpoints stay ours
         run.step, run.history = int(saved.state["step"]), list(saved.state["history"])
     except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
         if isinstance(err, CatlmError):
