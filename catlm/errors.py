@@ -104,7 +104,8 @@ class BudgetError(CatlmError, MemoryError):
 
 class UsageError(CatlmError, ValueError):
     """A command or function was called with nonsense arguments (``--max-new -3``, a NaN
-    temperature, an option a backend cannot honour); the .cat text, if any, is not at fault."""
+    temperature, a batch of 0, an option a backend cannot honour), caught before any work; the
+    .cat text, if any, is not at fault."""
 
 
 class MissingExtra(CatlmError, ImportError):

@@ -23,7 +23,7 @@ from catlm.commands.train import default_threads  # noqa: E402
 from catlm.models.checkpoint import latest_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
+from shared_data import shakespeare_file  # noqa: E402
 SPEC = """# a tiny character LM for tests
 object Tok = fin {V}
 object E   = real 16
@@ -38,11 +38,7 @@ FAST = ["--batch", "4", "--block", "16", "--eval-iters", "1", "--device", "cpu",
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    if not SHAKESPEARE.is_file():
-        pytest.skip(f"the corpus {SHAKESPEARE} is absent")
-    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:20000], encoding="utf-8")
-    return path
+    return shakespeare_file(tmp_path_factory.mktemp("corpus"), 20000)
 
 
 @pytest.fixture(scope="module")

@@ -125,8 +125,11 @@ def _saved_or_trained_head(loaded, args):
         except BackendError as err:
             print(f"note: {err.message}; training the head again", file=sys.stderr)
     head = _train_head(loaded, args)
-    save_head(head, folder, trained_for=wanted)
-    print(f"saved the drafter head in {folder}", file=sys.stderr)
+    try:
+        save_head(head, folder, trained_for=wanted)
+        print(f"saved the drafter head in {folder}", file=sys.stderr)
+    except OSError as err:  # a read-only run folder: decode anyway, say the head is not kept
+        print(f"note: the drafter head is not kept ({err}); it will be trained again", file=sys.stderr)
     return head
 
 
@@ -161,7 +164,8 @@ def summary(args, spec, plain, chi) -> dict:
             "plain": plain.stats.as_dict(),
             "speedup": spec.stats.tokens_per_s / plain.stats.tokens_per_s,
             "chi_square": None if chi is None else {"statistic": chi.statistic, "dof": chi.dof,
-                                                    "pvalue": chi.pvalue, "n": chi.n}}
+                                                    "pvalue": chi.pvalue, "n": chi.n,
+                                                    "note": chi.note}}
 
 
 def render(report: dict) -> str:
@@ -176,7 +180,9 @@ def render(report: dict) -> str:
              f"per-position acceptance            {rates}",
              f"tokens/s                           {s['tokens_per_s']:.1f} (plain {p['tokens_per_s']:.1f})",
              f"speedup over plain KV-cached sampling {report['speedup']:.2f}x"]
-    if chi is not None:
+    if chi is not None and chi["pvalue"] is None:
+        lines.append(f"χ² of PIT values (target law)      not tested: {chi['note']}")
+    elif chi is not None:
         lines.append(f"χ² of PIT values (target law)      stat {chi['statistic']:.2f}, dof {chi['dof']}, "
                      f"p = {chi['pvalue']:.3g}")
     return "\n".join(lines + ["", report["text"]])
