@@ -39,11 +39,12 @@ from catlm.data.corpus import read_text  # noqa: E402
 from catlm.data.ngram import NgramSource  # noqa: E402
 from catlm.data.tokenizers import CharTokenizer  # noqa: E402
 from catlm.decoding.drafters import (HeadTraining, HiddenStateDrafter, LMDrafter,  # noqa: E402
-                                     NgramDrafter, PromptLookup, Sampling, load_model, load_head,
+                                     NgramDrafter, PromptLookup, Sampling, load_head,
                                      save_head, target_samples, train_feature_head)
 from catlm.decoding.pit import uncached_pits  # noqa: E402
 from catlm.decoding.runtime import (forward_cost_ratio, pit_test, plain_generate,  # noqa: E402
                                     speculative_generate)
+from catlm.runs import load_run  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
 from catlm.models.training import TrainConfig, train  # noqa: E402
 
@@ -99,7 +100,7 @@ def trained_gpt(folder: Path, config: GPTConfig, steps: int, text: str, tok, cor
                 batch: int = 12, block: int = 64):
     """Load the GPT saved in ``folder``, or train and save it there (the setup step)."""
     if (folder / "checkpoint.json").is_file():
-        return load_model(folder).model
+        return load_run(folder).model
     torch.manual_seed(0)
     model = GPT(config)
     started = time.perf_counter()

@@ -12,7 +12,7 @@ import pytest
 from catlm.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
+from shared_data import shakespeare_file  # noqa: E402
 
 
 def analyze(capsys, *argv) -> dict:
@@ -124,7 +124,9 @@ def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     # the untrained baseline: the same architecture rebuilt at its initialisation, read by hand
     import torch
     from catlm.analysis import estimators as est
-    model, tokenizer, state = est.load_model(ckpt)
+    from catlm.runs import load_run
+    run = load_run(ckpt)
+    model, tokenizer = run.model, run.tokenizer
     torch.manual_seed(0)
     fresh = type(model)(model.config).to(next(model.parameters()).dtype).eval()
     teacher = NgramSource.from_sequence(np.array(tokenizer.encode(val)), 2, tokenizer.vocab_size, cyclic=True)
@@ -148,10 +150,9 @@ def test_checkpoint_analysis_reports_progress(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"needs the corpus file {SHAKESPEARE}")
-def test_checkpoint_report_on_tinyshakespeare(tmp_path, capsys):
-    text = SHAKESPEARE.read_text(encoding="utf-8")
-    ckpt = trained_checkpoint(tmp_path / "run", text)
-    data = analyze(capsys, ckpt, "--corpus", SHAKESPEARE, "--quick", "--out", tmp_path / "rep")
+def test_checkpoint_report_on_shakespeare(tmp_path, capsys):
+    corpus = shakespeare_file(tmp_path, 1_000_000)
+    ckpt = trained_checkpoint(tmp_path / "run", corpus.read_text(encoding="utf-8"))
+    data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "--out", tmp_path / "rep")
     assert data["tokens"] == 12_000
     check_checkpoint_report(data, tmp_path / "rep")

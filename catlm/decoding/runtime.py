@@ -8,7 +8,9 @@ top-p applied identically to p and q. Point-mass drafts (prompt lookup) are acce
 probability p(x) and rejected to ``norm(p with x removed)``, the deterministic-candidate rule;
 at temperature 0 every law is a point mass, so a draft is accepted iff it is the target's argmax.
 On rejection the target's cache is truncated to the accepted prefix, so keys and values of
-rejected drafts never reach a later call.
+rejected drafts never reach a later call. Past the model's context the window slides exactly as in
+``sampling.generate`` (each row reads the last ``context`` tokens; ``_Target``), so prompt + new
+tokens may exceed the context. One sequence at a time: a batch of prompts is a ``UsageError``.
 
 Statistics follow vLLM's definitions (SPECDEC.md §3): acceptance rate = accepted / drafted;
 *tokens per call counts the bonus token* (= emitted tokens / target calls, vLLM's mean acceptance
