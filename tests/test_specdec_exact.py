@@ -97,3 +97,11 @@ def test_bad_inputs_raise_catlm_errors():
         speculative_kernel([0.5, 0.5], [0.2, 0.3, 0.5])
     with pytest.raises(KernelError, match="mix"):
         overlap([F(1, 2), F(1, 2)], [0.5, 0.5])
+
+
+def test_a_bad_law_is_named_in_the_error():
+    from catlm.errors import KernelError
+    with pytest.raises(KernelError, match=r"^p is not a Markov kernel: the law sums to 1.1"):
+        total_variation([0.5, 0.6], [0.5, 0.5])
+    with pytest.raises(KernelError, match=r"^q is not a Markov kernel: the law sums to 1.3"):
+        total_variation([0.5, 0.5], [0.7, 0.6])
