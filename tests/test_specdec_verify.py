@@ -129,3 +129,10 @@ def test_bad_inputs_raise_catlm_errors():
         verify(p_rows, q_rows, [0], [0.1, 1.0])
     with pytest.raises(WiringError, match=r"q_rows of shape \(2, V\)"):
         verify(p_rows, q_rows, [0, 0], [0.1, 0.1, 0.1])
+
+
+def test_bad_rows_are_named_in_the_error():
+    with pytest.raises(KernelError, match=r"^p_rows is not a Markov kernel: row 0 sums to 1.1"):
+        verify(np.array([[0.5, 0.6], [0.5, 0.5]]), np.array([[0.5, 0.5]]), [0], [0.1, 0.2])
+    with pytest.raises(KernelError, match=r"^q_rows is not a Markov kernel: row 0 sums to 1.3"):
+        verify(np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[0.7, 0.6]]), [0], [0.1, 0.2])
