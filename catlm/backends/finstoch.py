@@ -234,7 +234,8 @@ def check_budget(plan: Plan, path: cn.Path, exact: bool, budget: int, name: str)
 
 def _einsum(equation: str, *tensors: np.ndarray) -> np.ndarray:
     """numpy's einsum; BLAS (``optimize``) only where it pays for its own planning."""
-    return np.einsum(equation, *tensors, optimize=sum(t.size for t in tensors) > 4096)
+    out = np.einsum(equation, *tensors, optimize=sum(np.size(t) for t in tensors) > 4096)
+    return np.asarray(out, dtype=np.result_type(*tensors))  # object einsum gives a bare scalar for ()
 
 
 # --- evaluation -----------------------------------------------------------------------------------
