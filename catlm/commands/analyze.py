@@ -185,8 +185,14 @@ def checkpoint_report(args, out: Path):
     from catlm.data.corpus import read_text
     from catlm.data.ngram import NgramSource
     progress = Progress(9)
-    model, tokenizer, state = progress("loading the checkpoint", lambda: est.load_model(args.target))
-    fresh = est.untrained_model(args.target, state, model, seed=args.seed)   # same architecture, not trained
+    from catlm.errors import BackendError
+    from catlm.runs.loading import load_run, untrained_twin
+    loaded = progress("loading the checkpoint", lambda: load_run(args.target))
+    if loaded.tokenizer is None:
+        raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
+                           hint="analyze runs written by catlm train or catlm convert")
+    model, tokenizer, state = loaded.model, loaded.tokenizer, loaded.state
+    fresh = untrained_twin(loaded, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000
     val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
     teacher = progress(f"order-{args.order} teacher of {len(val)} held-out tokens",
