@@ -161,3 +161,24 @@ def test_every_plan_computes_numpys_einsum(c, seed):
     for name in cn._candidates(len(c.inputs)):
         path = cn.cost(c, cn.STRATEGIES[name](c), name)
         np.testing.assert_allclose(cn.contract(c, path, tensors, np.einsum), expected, rtol=1e-10)
+
+
+def test_numpy_and_torch_plan_with_the_one_planner_and_refuse_at_the_same_budget():
+    """The exact marginal of the same diagram: the same plan, the same predicted bytes (float64)."""
+    torch = pytest.importorskip("torch", reason="the torch backend needs torch (pip install catlm[torch])")
+    from catlm.backends.torch import compile_torch
+    d = typecheck(hmm(12, {0, 11}))
+    need = cn.budget_bytes(cn.plan(fs.plan_of(d.wiring).contraction), 0, 8)
+    planned = []
+    original = cn.plan
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cn, "plan", lambda c: planned.append(c) or original(c))
+        with pytest.raises(BudgetError, match="would need"):
+            compile(d, params={k: v.astype(float) for k, v in HMM.items()}, budget=need - 1)
+        module = compile_torch(d, params={k: v.astype(float) for k, v in HMM.items()}, dtype=torch.float64,
+                               budget=need - 1)
+        with pytest.raises(BudgetError, match="would need"):
+            module.probs()
+        out = module.probs(budget=need)
+    assert len(planned) == 3  # numpy once, torch twice (refused, then run)
+    np.testing.assert_allclose(out.detach().numpy(), forward(12, [0, 11]).astype(float), rtol=1e-12)
