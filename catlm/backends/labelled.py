@@ -71,6 +71,9 @@ class LabelledKernel(NDArrayOperatorsMixin):
     def __repr__(self) -> str:
         return f"LabelledKernel({self.title}, {self.array!r})"
 
+    def __str__(self) -> str:  # what print() shows: the kernel as a mathematician writes it, a table
+        return self.text()
+
     # --- names -------------------------------------------------------------------------------------
 
     @property
