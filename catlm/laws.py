@@ -52,7 +52,7 @@ from catlm.core.presentation import DeterministicCheck, LawDecl, MarkovCheck, Pr
 from catlm.core.types import Ty
 from catlm.countermodels import CounterModel
 from catlm.errors import CatlmError
-from catlm.models.signatures import signature
+from catlm.core.signatures import signature
 
 __all__ = ["Scope", "LawResult", "Context", "decide", "prove", "decide_equation", "decide_law",
            "almost_surely", "is_one_hot", "first_difference"]

@@ -1,7 +1,7 @@
 """The registry of torch implementations: the name in ``kernel f : A -> B = name(args)`` -> module.
 
 The torch backend's arrow map for declared kernels. Each ``Implementation`` pairs a ``Signature``
-of ``catlm.models.signatures`` (its kind: a ``deterministic`` Dirac kernel or a ``stochastic`` head
+of ``catlm.core.signatures`` (its kind: a ``deterministic`` Dirac kernel or a ``stochastic`` head
 returning logits; its arguments with types, defaults and ranges; how they relate to the domain and
 codomain objects) with a factory. ``build`` binds the arguments with the same ``bind`` that
 ``catlm check`` runs without torch, then builds the module. Lookups that fail list the valid names,
@@ -30,7 +30,7 @@ from catlm.errors import SpecError
 from catlm.models.embedding import Embedding
 from catlm.models.heads import LinearSoftmax
 from catlm.models.mlp import MLP
-from catlm.models.signatures import SIGNATURES, Call, Param, Signature, bind, signature
+from catlm.core.signatures import SIGNATURES, Call, Param, Signature, bind, signature
 from catlm.models.table import Table
 from catlm.models.transformer import Transformer
 
@@ -47,7 +47,7 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Implementation:
-    """A signature (pure data, ``catlm.models.signatures``) and the factory that builds its module."""
+    """A signature (pure data, ``catlm.core.signatures``) and the factory that builds its module."""
 
     signature: Signature
     make: Callable[[dict, Site], nn.Module]
