@@ -20,7 +20,6 @@ Almost-sure equality under a state ``p`` (PAPER.md §1.1) is the equation
 >>> from catlm.core.types import Finite, Ty
 >>> from catlm.core.markov import axioms_at, determinism
 >>> from catlm.core.diagram import Box, Literal
->>> from catlm.backends.functor import finstoch
 >>> X = Ty(Finite.range("X", 2))
 >>> context = Context.exact()
 >>> {prove(eq, context).scope for eq in axioms_at(X)}
