@@ -37,6 +37,7 @@ _EXPORTS = {
     "copy": "catlm.core.diagram",
     "delete": "catlm.core.diagram",
     "swap": "catlm.core.diagram",
+    "marginal": "catlm.core.marginal",
     "CatlmError": "catlm.errors",
     "ParseError": "catlm.errors",
     "SpecError": "catlm.errors",
