@@ -65,12 +65,12 @@ def load_run(where: str | Path) -> Loaded:
     folder = checkpoint_folder(where)
     saved = load_checkpoint(folder, optimizer=False)
     state = _with_spec_text(folder, saved.state)
-    rebuild = next((r for key, r in REBUILD.items() if key(folder, state)), None)
+    rebuild = next((r for key, r in REBUILD.items() if key(state, folder)), None)
     if rebuild is None:
         raise BackendError(f"checkpoint {folder} records neither a spec and kernel nor a GPT config",
                            hint="load checkpoints written by catlm train (or train() with a GPT)")
     try:
-        model = rebuild(folder, state)
+        model = rebuild(state, folder)
         text = state.get("tokenizer")
         tokenizer = tokenizer_from_json(text) if text else None
     except (KeyError, TypeError, ValueError, AttributeError) as err:
@@ -106,7 +106,7 @@ def _with_spec_text(folder: Path, state: dict) -> dict:
     return {**state, "meta": {**meta, "spec": (folder / SPEC).read_text(encoding="utf-8", errors="replace")}}
 
 
-def _from_spec(folder: Path | None, state: dict) -> nn.Module:
+def _from_spec(state: dict, folder: Path | None = None) -> nn.Module:
     """The kernel of the spec the run trained, compiled again from the checkpoint's own files
     (without the folder, a spec that imports anything is refused)."""
     from catlm.backends.torch import compile_torch
@@ -116,17 +116,17 @@ def _from_spec(folder: Path | None, state: dict) -> nn.Module:
     return compile_torch(language_model(spec, meta["kernel"], SPEC)[1])
 
 
-def _from_gpt_config(folder: Path | None, state: dict) -> nn.Module:
+def _from_gpt_config(state: dict, folder: Path | None = None) -> nn.Module:
     from catlm.models.gpt import GPT, GPTConfig
     return GPT(GPTConfig(**state["model_config"]))
 
 
-def _has_spec(folder: Path | None, state: dict) -> bool:
+def _has_spec(state: dict, folder: Path | None = None) -> bool:
     meta = state.get("meta") or {}
     return isinstance(meta, dict) and "kernel" in meta and "spec" in meta
 
 
-def _has_gpt_config(folder: Path | None, state: dict) -> bool:
+def _has_gpt_config(state: dict, folder: Path | None = None) -> bool:
     from catlm.models.gpt import GPTConfig
     config = state.get("model_config") or {}
     return bool(config) and set(config) <= {f.name for f in fields(GPTConfig)}
@@ -135,6 +135,6 @@ def _has_gpt_config(folder: Path | None, state: dict) -> bool:
 load_model = load_run  # the name catlm.decoding.drafters re-exports
 
 
-# how a checkpoint (its folder, for the spec's imports, and its state) says what its model is ->
-# how to build that model, first match wins; catlm.analysis rebuilds an untrained twin with it
+# how a checkpoint's state (and folder, for the spec's imports) says what its model is -> how to
+# build that model, first match wins; catlm.analysis rebuilds an untrained twin from the state alone
 REBUILD = {_has_spec: _from_spec, _has_gpt_config: _from_gpt_config}
