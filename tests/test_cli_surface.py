@@ -183,10 +183,13 @@ def test_a_bad_command_line_is_a_usage_error_not_a_spec_error(argv):
     assert not isinstance(info.value, SpecError)
 
 
-def test_an_unknown_kernel_is_a_usage_error():
-    from catlm.commands import draw
-    with pytest.raises(UsageError, match="unknown kernel 'nope'"):
-        draw.run(build_parser(["draw"]).parse_args(["draw", str(COIN), "-k", "nope", "-o", "-"]))
+@pytest.mark.parametrize("argv", [["draw", str(COIN), "-k", "nope", "-o", "-"],
+                                  ["eval", str(COIN), "-k", "nope"]], ids=lambda a: a[0])
+def test_an_unknown_kernel_is_a_usage_error(argv):
+    args = build_parser(argv[:1]).parse_args(argv)
+    with pytest.raises(UsageError, match="'nope'") as info:
+        args.run(args)
+    assert not isinstance(info.value, SpecError)
 
 
 def test_the_torch_backend_refuses_exact():

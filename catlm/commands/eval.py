@@ -34,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
     from catlm.backends.functor import compile
     from catlm.backends.params import load_npz, parse_subs
     from catlm.elaborate import load
-    from catlm.errors import SpecError
+    from catlm.errors import UsageError
 
     spec = load(args.file)
     if args.kernel not in spec.kernels:
-        raise SpecError(f"{args.file} has no kernel '{args.kernel}'",
+        raise UsageError(f"{args.file} has no kernel '{args.kernel}'",
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
     check_output(kernel, args.budget)
