@@ -43,6 +43,8 @@ _EXPORTS = {
     "KernelError": "catlm.errors",
     "BackendError": "catlm.errors",
     "BudgetError": "catlm.errors",
+    "UsageError": "catlm.errors",
+    "MissingExtra": "catlm.errors",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -192,6 +192,10 @@ def test_an_unknown_kernel_is_a_usage_error(argv):
     assert not isinstance(info.value, SpecError)
 
 
+def test_the_error_classes_are_public():
+    assert catlm.UsageError is UsageError and issubclass(catlm.MissingExtra, ImportError)
+
+
 def test_the_torch_backend_refuses_exact():
     spec = catlm.load(COIN)
     with pytest.raises(UsageError, match="exact=True cannot be honoured"):
