@@ -554,3 +554,12 @@ def test_a_head_that_cannot_be_saved_is_used_and_said(checkpoint, tmp_path, caps
                  "--prompt", "to be", "--head-steps", "5"]) == 0
     err = capsys.readouterr().err
     assert "note: the drafter head is not kept" in err and "Traceback" not in err
+
+
+def test_speculate_checks_its_prompt_before_training_a_head(checkpoint, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint, run)
+    assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--prompt", ""]) == 1
+    err = capsys.readouterr().err
+    assert "the prompt is empty" in err and "training" not in err
+    assert not (run / "drafter-head").exists()
