@@ -164,7 +164,8 @@ def summary(args, spec, plain, chi) -> dict:
             "plain": plain.stats.as_dict(),
             "speedup": spec.stats.tokens_per_s / plain.stats.tokens_per_s,
             "chi_square": None if chi is None else {"statistic": chi.statistic, "dof": chi.dof,
-                                                    "pvalue": chi.pvalue, "n": chi.n}}
+                                                    "pvalue": chi.pvalue, "n": chi.n,
+                                                    "note": chi.note}}
 
 
 def render(report: dict) -> str:
@@ -179,7 +180,9 @@ def render(report: dict) -> str:
              f"per-position acceptance            {rates}",
              f"tokens/s                           {s['tokens_per_s']:.1f} (plain {p['tokens_per_s']:.1f})",
              f"speedup over plain KV-cached sampling {report['speedup']:.2f}x"]
-    if chi is not None:
+    if chi is not None and chi["pvalue"] is None:
+        lines.append(f"χ² of PIT values (target law)      not tested: {chi['note']}")
+    elif chi is not None:
         lines.append(f"χ² of PIT values (target law)      stat {chi['statistic']:.2f}, dof {chi['dof']}, "
                      f"p = {chi['pvalue']:.3g}")
     return "\n".join(lines + ["", report["text"]])
