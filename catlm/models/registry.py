@@ -27,9 +27,10 @@ from catlm.core.types import Finite, Ob, Real, Seq, Ty
 from catlm.errors import SpecError, WiringError
 from catlm.models.embedding import POSITIONS, Embedding
 from catlm.models.heads import LinearSoftmax
+from catlm.models.llama import Llama
 from catlm.models.mlp import MLP
 from catlm.models.table import Table
-from catlm.models.transformer import Transformer
+from catlm.models.transformer import GELUS, Transformer
 
 REQUIRED = object()  # the default of an argument the spec must give
 
@@ -172,18 +173,37 @@ def _embedding(a: dict, site: Site) -> nn.Module:
     return Embedding(tok.size, a["dim"], a["positions"], a["context"], a["dropout"])
 
 
-def _transformer(a: dict, site: Site) -> nn.Module:
+def _backbone_width(a: dict, site: Site, what: str) -> int:
+    """The width d of a backbone ``E* -> H`` (E = H = real d) whose heads divide d."""
     x = _base(site.dom, (Real,), site, "domain", "a real sequence (E*)")
     h = _base(site.cod, (Real,), site, "codomain", "a real object (H)")
     if not _sequence(site.dom):
-        raise WiringError(f"kernel '{site.kernel}': a transformer reads sequences, not {site.dom}",
+        raise WiringError(f"kernel '{site.kernel}': a {what} reads sequences, not {site.dom}",
                           hint=f"declare the domain as {x.name}*")
     if x.dim != h.dim:
         raise WiringError(f"kernel '{site.kernel}': {x.name} = real {x.dim} and "
-                          f"{h.name} = real {h.dim} differ; a transformer keeps the width")
+                          f"{h.name} = real {h.dim} differ; a {what} keeps the width")
     if x.dim % a["heads"]:
         raise SpecError(f"kernel '{site.kernel}': heads={a['heads']} does not divide real {x.dim}")
-    return Transformer(x.dim, a["layers"], a["heads"], a["context"], a["dropout"])
+    return x.dim
+
+
+def _transformer(a: dict, site: Site) -> nn.Module:
+    dim = _backbone_width(a, site, "transformer")
+    return Transformer(dim, a["layers"], a["heads"], a["context"], a["dropout"], a["gelu"])
+
+
+def _llama(a: dict, site: Site) -> nn.Module:
+    dim = _backbone_width(a, site, "llama backbone")
+    kv_heads = a["kv_heads"] or a["heads"]
+    if a["heads"] % kv_heads:
+        raise SpecError(f"kernel '{site.kernel}': kv_heads={kv_heads} does not divide heads={a['heads']}",
+                        hint="each key/value head serves the same number of query heads")
+    if (dim // a["heads"]) % 2:
+        raise SpecError(f"kernel '{site.kernel}': the head dimension {dim // a['heads']} is odd, and "
+                        "rotary positions rotate pairs", hint="choose heads so that dim / heads is even")
+    return Llama(dim, a["layers"], a["heads"], kv_heads, a["ffn"] or 4 * dim, a["context"],
+                 a["rope_base"], a["eps"])
 
 
 def _mlp(a: dict, site: Site) -> nn.Module:
@@ -227,8 +247,14 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
          Param("context", "int", 1024), _param_dropout()), _embedding),
     "transformer": Implementation(
         "transformer", "deterministic", "E* (B, T, d) -> H (B, T, d) at every prefix",
-        (Param("layers", "int"), Param("heads", "int"), Param("context", "int"), _param_dropout()),
+        (Param("layers", "int"), Param("heads", "int"), Param("context", "int"), _param_dropout(),
+         Param("gelu", "choice", "exact", tuple(GELUS))),
         _transformer),
+    "llama": Implementation(
+        "llama", "deterministic", "E* (B, T, d) -> H (B, T, d) at every prefix",
+        (Param("layers", "int"), Param("heads", "int"), Param("kv_heads", "int", 0),
+         Param("ffn", "int", 0), Param("context", "int"), Param("rope_base", "float", 10000.0),
+         Param("eps", "float", 1e-5)), _llama),
     "mlp": Implementation(
         "mlp", "deterministic", "real n (..., n) -> real m (..., m)",
         (Param("hidden", "int", 0), Param("layers", "int", 2)), _mlp),
@@ -271,5 +297,11 @@ def _check_ranges(impl: Implementation, a: dict, site: Site) -> None:
             raise SpecError(f"kernel '{site.kernel}': {impl.name}({p}={a[p]}) must be at least 1")
     if not 0.0 <= a.get("dropout", 0.0) < 1.0:
         raise SpecError(f"kernel '{site.kernel}': dropout={a['dropout']} must lie in [0, 1)")
+    for p in ("kv_heads", "ffn"):  # 0 means the default: kv_heads = heads, ffn = 4 d
+        if a.get(p, 0) < 0:
+            raise SpecError(f"kernel '{site.kernel}': {impl.name}({p}={a[p]}) must be positive")
+    for p in ("rope_base", "eps"):
+        if p in a and a[p] <= 0:
+            raise SpecError(f"kernel '{site.kernel}': {impl.name}({p}={a[p]}) must be positive")
     if a.get("hidden", 0) < 0:
         raise SpecError(f"kernel '{site.kernel}': mlp(hidden={a['hidden']}) must be positive")

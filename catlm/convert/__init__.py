@@ -1,0 +1,36 @@
+"""``catlm convert``: a pretrained checkpoint (a GGUF file or an HF folder) as a catlm run folder.
+
+Three stages, one module each: read the source into a ``Pretrained`` (``gguf_file`` or
+``hf_folder``; ``families`` gives each architecture's spec and tensor names, ``tokenizer`` the
+byte-level BPE), then ``run_folder`` compiles the spec, loads the tensors and writes the folder
+that ``catlm sample``, ``score``, ``speculate``, ``analyze`` and ``catlm.models.loading`` read.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from catlm.errors import SpecError
+
+__all__ = ["convert", "read_source"]
+
+
+def read_source(source: str | Path):
+    """The ``Pretrained`` of a ``.gguf`` file or of an HF folder (``config.json`` + safetensors)."""
+    from catlm.convert.gguf_file import read_gguf
+    from catlm.convert.hf_folder import read_hf_folder
+    path = Path(source)
+    if path.is_dir():
+        return read_hf_folder(path)
+    if path.is_file():
+        return read_gguf(path)
+    raise SpecError(f"no file or folder at {str(path)!r}",
+                    hint="pass a .gguf file or a folder with config.json and model.safetensors")
+
+
+def convert(source: str | Path, out: str | Path, dtype: str = "float32") -> Path:
+    """Read ``source`` and write the run folder ``out``; returns ``out``."""
+    from catlm.convert.run_folder import write_run
+    started = time.perf_counter()
+    pretrained = read_source(source)
+    return write_run(pretrained, out, dtype, seconds=time.perf_counter() - started)
