@@ -28,6 +28,9 @@ COMMANDS = {
     "analyze": "catlm.commands.analyze",
     "speculate": "catlm.commands.speculate",
     "demo": "catlm.commands.demo",
+    "convert": "catlm.commands.convert",
+    "score": "catlm.commands.score",
+    "generate": "catlm.commands.generate",
 }
 
 

@@ -39,6 +39,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", type=int, default=4, help="order of the ngram drafter")
     parser.add_argument("--head-steps", type=int, default=300,
                         help="training steps of a head trained now (drafter 'head' without PATH)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (drafters lookup, ngram, lm)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -46,10 +47,13 @@ def run(args: argparse.Namespace) -> int:
     from catlm.decoding.drafters import Sampling, load_model
     from catlm.decoding.runtime import pit_test, plain_generate, speculative_generate
 
+    from catlm.models.distributed import resolve_device
+
     loaded = load_model(args.checkpoint)
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="train with a tokenizer so that prompts can be encoded")
+    loaded.model.to(resolve_device(args.device))
     drafter = make_drafter(args.drafter, loaded, args)
     prompt = loaded.tokenizer.encode(args.prompt)
     sampling = Sampling(args.temperature, args.top_k, args.top_p)
@@ -116,6 +120,7 @@ def _lm(path: str, loaded, args):
             (small.tokenizer is not None and small.tokenizer != loaded.tokenizer):
         raise BackendError(f"the drafter {path} and the target do not share a vocabulary",
                            hint="train the drafter with the target's tokenizer")
+    small.model.to(next(loaded.model.parameters()).device)  # the drafter runs beside the target
     return LMDrafter(small.model, loaded.model.head.vocab)
 
 

@@ -148,6 +148,11 @@ def _residual(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return p if mass <= RESIDUAL_TOL else surplus / mass
 
 
+def _ids(tokens: list[int], model) -> torch.Tensor:
+    """Token ids (1, T) on the model's device."""
+    return torch.tensor([tokens], device=next(model.parameters()).device)
+
+
 class _Target:
     """The target's rollback KV cache and the hidden state at the position before the last token."""
 
@@ -155,13 +160,13 @@ class _Target:
         self.model, self.cache, self.hidden = model, rollback_cache(model), None
         if len(prompt) > 1:
             started = time.perf_counter()
-            self.hidden = model.hidden(torch.tensor([prompt[:-1]]), cache=self.cache)[0, -1]
+            self.hidden = model.hidden(_ids(prompt[:-1], model), cache=self.cache)[0, -1]
             stats.target_seconds += time.perf_counter() - started
 
     def score(self, fed: list[int], stats: SpecStats) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward over the fed tokens: hidden (k+1, d) and logits (k+1, V)."""
         started = time.perf_counter()
-        h = self.model.hidden(torch.tensor([fed]), cache=self.cache, start_pos=self.cache.length)[0]
+        h = self.model.hidden(_ids(fed, self.model), cache=self.cache, start_pos=self.cache.length)[0]
         logits = self.model.head(h)
         stats.target_seconds += time.perf_counter() - started
         return h, logits
@@ -198,8 +203,12 @@ def _check_run(model, prompt: list[int], max_new: int, gamma: int) -> None:
 
 def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: int,
                          sampling: Sampling = Sampling(), seed: int = 0,
-                         verifier: Verifier = fast_verify, record_rows: bool = False) -> SpecResult:
+                         verifier: Verifier = fast_verify, record_rows: bool = False,
+                         until: Callable[[list[int]], bool] | None = None) -> SpecResult:
     """Emit ``max_new`` tokens after ``prompt`` (token ids) distributed as the target's sampling law.
+
+    ``until(emitted)``, called after each block, stops the run early when it returns True (a stop
+    string or an end-of-text token; ``catlm.decoding.generate`` also streams the text from it).
 
     ``target`` has ``hidden(idx, cache, start_pos) -> (1, T, d)``, ``head(h) -> logits``, ``bb``
     (its transformer, with ``layers``) and ``context`` (``catlm.models.GPT``). ``verifier``
@@ -217,6 +226,8 @@ def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: 
             k = min(gamma, end - len(run.tokens) - 1)  # a block emits <= k + 1 tokens
             ctx = DraftContext(run.tokens, state.hidden, k, sampling, torch_gen)
             _block(state, _propose(drafter, ctx, run.stats), run)
+            if until is not None and until(run.tokens[len(prompt):]):
+                break
     run.stats.seconds = time.perf_counter() - started
     return SpecResult(prompt, run.tokens[len(prompt):], np.concatenate([np.zeros(0)] + run.pits),
                       run.stats, tuple(run.rows) if record_rows else ())
@@ -282,7 +293,7 @@ def plain_generate(target, prompt, max_new: int, sampling: Sampling = Sampling()
         cache, fed = rollback_cache(target), prompt
         for _ in range(max_new):
             called = time.perf_counter()
-            logits = target(torch.tensor([fed]), cache=cache, start_pos=cache.length)[0, -1]  # (V,)
+            logits = target(_ids(fed, target), cache=cache, start_pos=cache.length)[0, -1]  # (V,)
             stats.target_seconds += time.perf_counter() - called
             tokens.append(RowLaw.of(sampling.probs(logits)).draw(uniform(gen)))
             fed = tokens[-1:]
