@@ -1,7 +1,7 @@
 """The torch backend against nanoGPT: step time, the CPU recipe on tinyshakespeare, head memory.
 
 (a) A training step (forward, backward, AdamW) of the DiagramModule compiled from a char spec
-    against ``catlm.models.reference.NanoGPT`` with identical weights and config, steps alternating
+    against ``NanoGPT`` (``tests/nanogpt.py``) with identical weights and config, steps alternating
     in one run so that machine load hits both alike; median seconds and their ratio (goal <= 1.10).
 (b) nanoGPT's CPU recipe (4 layers, 4 heads, 128 dims, block 64, batch 12, 2000 iterations, dropout
     0, lr 1e-3 -> 1e-4, warmup 100, beta2 0.99) through ``catlm.models.training.train``: validation
@@ -25,13 +25,14 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the NanoGPT oracle lives with the tests
 
 import catlm  # noqa: E402
 from catlm.data.corpus import read_text  # noqa: E402
 from catlm.data.tokenizers import CharTokenizer  # noqa: E402
 from catlm.models.memory import head_memory, saved_tensor_bytes  # noqa: E402
-from catlm.models.reference import NanoGPT  # noqa: E402
 from catlm.models.training import TrainConfig, train  # noqa: E402
+from nanogpt import NanoGPT  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 SPEC = """object Tok = fin {V}

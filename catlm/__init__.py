@@ -36,6 +36,7 @@ _EXPORTS = {
     "copy": "catlm.core.diagram",
     "delete": "catlm.core.diagram",
     "swap": "catlm.core.diagram",
+    "generate": "catlm.runs.generate",
     "CatlmError": "catlm.errors",
     "ParseError": "catlm.errors",
     "SpecError": "catlm.errors",

@@ -98,8 +98,46 @@ class BackendError(CatlmError, RuntimeError):
     """A backend cannot interpret a diagram (unknown backend, missing parameter, unsupported object)."""
 
 
+class UsageError(CatlmError, ValueError):
+    """An option or argument that cannot work (a batch of 0, a NaN learning rate), caught before any work."""
+
+
 class BudgetError(CatlmError, MemoryError):
     """A computation would exceed its memory budget; says the predicted size and how to raise it."""
+
+
+class UsageError(CatlmError, ValueError):
+    """A command or function was called with nonsense arguments (``--max-new -3``, a NaN
+    temperature, an option a backend cannot honour); the .cat text, if any, is not at fault."""
+
+
+class MissingExtra(CatlmError, ImportError):
+    """An optional dependency is not installed: names who needs it and the extra that provides it."""
+
+
+# optional module -> the extra of setup.cfg that installs it
+EXTRAS = {"torch": "torch", "safetensors": "torch", "tokenizers": "torch", "tqdm": "torch"}
+
+
+def require(modules: tuple[str, ...], who: str) -> None:
+    """Raise ``MissingExtra`` naming ``who`` (e.g. ``catlm sample``) unless every module imports;
+    checked before any work, so a command without its extra fails at once and says why.
+
+    >>> require(("json",), "catlm sample")
+    >>> require(("no_such_module_xyz",), "catlm sample")
+    Traceback (most recent call last):
+      ...
+    catlm.errors.MissingExtra: catlm sample needs no_such_module_xyz (pip install 'catlm[no_such_module_xyz]')
+    """
+    from importlib.util import find_spec
+    for name in modules:
+        if find_spec(name) is None:
+            raise missing_extra(name, who)
+
+
+def missing_extra(module: str, who: str) -> MissingExtra:
+    extra = EXTRAS.get(module, module)
+    return MissingExtra(f"{who} needs {module}", hint=f"pip install 'catlm[{extra}]'")
 
 
 @contextmanager

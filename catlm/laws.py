@@ -1,60 +1,108 @@
-"""Deciding equations between diagrams on a FinStoch backend: laws, checks, the Markov axioms.
+"""Deciding equations between diagrams, each verdict with its scope: laws, checks, Markov axioms.
 
-An ``Equation`` of ``catlm.core.markov`` (or a spec's ``law``) is decided by compiling both sides
-with the same FinStoch functor and comparing the tensors: exactly in the exact rings, within
-``atol`` in float. Almost-sure equality under a state ``p`` (PAPER.md §1.1) is the equation
-``p >> copy >> (id @ f) == p >> copy >> (id @ g)``; determinism is naturality of copy at ``f``
-(``f >> copy == copy >> (f @ f)``), confirmed by the row test (every row one-hot). Each answer is
-a ``LawResult`` whose ``detail`` names the first differing entry by domain and codomain elements.
+Every row decides one equation ``lhs == rhs`` (a ``!=`` law expects it to fail) at the widest
+scope that settles it:
+
+1. ``proved``: equal in the free Markov category on the boxes (``catlm.core.free``), so equal in
+   every Markov category under every interpretation of the boxes.
+2. ``all parameter values``: every box involved has literal entries; both sides are compiled
+   exactly with the params as sympy symbols and compared as expressions. A failure names a
+   counter-assignment of rational param values and the first differing entry.
+3. ``counter-model``: some box has no entries (a parameter kernel) or is a module; a small
+   FinStoch interpretation separating the sides is searched for (``catlm.countermodels``).
+4. ``this instance``: otherwise both sides are compiled once (kernels drawn with the seed or read
+   from the params file) and compared exactly, or within ``atol`` in float; ``detail`` names the
+   instance.
+
+Almost-sure equality under a state ``p`` (PAPER.md §1.1) is the equation
+``p >> copy >> (id @ f) == p >> copy >> (id @ g)``; determinism is naturality of copy at ``f``.
 
 >>> from catlm.core.types import Finite, Ty
 >>> from catlm.core.markov import axioms_at, determinism
 >>> from catlm.core.diagram import Box, Literal
 >>> from catlm.backends.functor import finstoch
 >>> X = Ty(Finite.range("X", 2))
->>> F = finstoch(exact=True, seed=0)
->>> all(decide_equation(eq, F).holds for eq in axioms_at(X))
-True
+>>> context = Context.exact()
+>>> {prove(eq, context).scope for eq in axioms_at(X)}
+{<Scope.PROVED: 'proved'>}
 >>> f = Box("f", X, X, body=Literal((2, 2), (1, 0, "1/2", "1/2")))
->>> decide_equation(determinism(f), F)
-LawResult(name='deterministic[f]', kind='axiom', holds=False, detail='at (1) -> (0, 0): 1/2 vs 1/4', expected=True)
+>>> prove(determinism(f), context).detail
+'at (1) -> (0, 0): 1/2 vs 1/4'
+>>> r = prove(determinism(Box("g", X, X)), context)
+>>> r.holds, r.scope, r.counterexample.difference
+(False, <Scope.COUNTER_MODEL: 'counter-model'>, 'at (0) -> (0, 0): 3/5 vs 9/25')
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import Enum
 from typing import Mapping
 
 import numpy as np
 
+from catlm import countermodels
 from catlm.backends import finstoch as fs
 from catlm.backends.functor import Functor, Kernel, finstoch
 from catlm.backends.symbolic import FRACTION, SYMPY, exact_equal
 from catlm.core.check import TypedDiagram, typecheck
-from catlm.core.diagram import Box, Diagram, Implementation, copy, identity
+from catlm.core.diagram import Box, Diagram, Implementation, Literal, copy, identity
+from catlm.core.free import markov_equal, normal_form
 from catlm.core.markov import Equation, axioms_at, determinism, kernel_axioms
 from catlm.core.presentation import DeterministicCheck, LawDecl, MarkovCheck, Presentation
 from catlm.core.types import Ty
+from catlm.countermodels import CounterModel
+from catlm.errors import CatlmError
 
-__all__ = ["LawResult", "decide", "decide_equation", "decide_law", "almost_surely", "is_one_hot"]
+__all__ = ["Scope", "LawResult", "Context", "decide", "prove", "decide_equation", "decide_law",
+           "almost_surely", "is_one_hot", "first_difference"]
+
+
+class Scope(Enum):
+    """For which interpretations a verdict was established."""
+
+    PROVED = "proved"                         # the free Markov category: every interpretation
+    PARAMETERS = "all parameter values"       # literal kernels, params as symbols
+    COUNTER_MODEL = "counter-model"           # a FinStoch interpretation separates the sides
+    INSTANCE = "this instance"                # one compiled instance (seed or params file)
 
 
 @dataclass(frozen=True, slots=True)
 class LawResult:
-    """One decided relation; ``expected`` is False for an equation that should fail (``ok``)."""
+    """One decided equation; ``expected`` is False for one that should fail (``ok``)."""
 
     name: str
     kind: str
     holds: bool
+    scope: Scope = Scope.INSTANCE
     detail: str = ""
     expected: bool = True
+    counterexample: CounterModel | None = None
 
     @property
     def ok(self) -> bool:
         return self.holds == self.expected
 
     def as_json(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "holds": self.holds, "detail": self.detail,
-                "expected": self.expected}
+        row = {"name": self.name, "kind": self.kind, "holds": self.holds, "scope": self.scope.value}
+        if self.counterexample is not None:
+            row["counterexample"] = self.counterexample.as_json()
+        return row | {"detail": self.detail, "expected": self.expected}
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where equations are decided: the instance functor, the symbolic one, and their names."""
+
+    instance: Functor
+    symbolic: Functor | None = None       # exact, params as sympy symbols (None in float mode)
+    where: str = "seed 0"                 # the instance, as the user chose it
+    seed: int = 0
+    searched: dict = field(default_factory=dict, compare=False)
+
+    @staticmethod
+    def exact(params: Mapping[str, object] | None = None, seed: int = 0) -> "Context":
+        return Context(finstoch(params, exact=True, seed=seed), finstoch(exact=True, scalars=SYMPY),
+                       f"seed {seed}", seed)
 
 
 # --- comparing two tensors --------------------------------------------------------------------------
@@ -82,23 +130,72 @@ def _show(x) -> str:
     return f"{x:.6g}" if isinstance(x, (float, np.floating)) else str(x)
 
 
-# --- equations, laws, checks ---------------------------------------------------------------------------
-
 def _typed(d: Diagram | TypedDiagram) -> TypedDiagram:
     return d if isinstance(d, TypedDiagram) else typecheck(d)
 
 
-def _compare(name: str, kind: str, lhs, rhs, equal: bool, F: Functor) -> LawResult:
-    lhs, rhs = _typed(lhs), _typed(rhs)
+def _diagram(d: Diagram | TypedDiagram) -> Diagram:
+    return d.diagram if isinstance(d, TypedDiagram) else d
+
+
+# --- one equation, on one instance -------------------------------------------------------------------
+
+def decide_equation(eq: Equation, F: Functor, kind: str = "axiom", where: str = "") -> LawResult:
+    """Compare both sides compiled by ``F`` (scope: this instance)."""
+    lhs, rhs = _typed(eq.lhs), _typed(eq.rhs)
     diff = first_difference(F(lhs), F(rhs), lhs.dom, lhs.cod)
-    if equal:
-        return LawResult(name, kind, diff is None, diff or "")
-    return LawResult(name, kind, diff is not None, "" if diff else "both sides are equal")
+    detail = "; ".join(x for x in (diff, where) if x)
+    return LawResult(eq.name, kind, diff is None, Scope.INSTANCE, detail, eq.equal)
 
 
-def decide_equation(eq: Equation, F: Functor, kind: str = "axiom") -> LawResult:
-    return _compare(eq.name, kind, eq.lhs, eq.rhs, eq.equal, F)
+# --- one equation, at the widest scope that settles it ---------------------------------------------
 
+def prove(eq: Equation, context: Context, kind: str = "axiom") -> LawResult:
+    """The verdict on ``eq`` with its scope (see the module docstring for the order)."""
+    lhs, rhs = _diagram(eq.lhs), _diagram(eq.rhs)
+    if markov_equal(lhs, rhs):
+        return LawResult(eq.name, kind, True, Scope.PROVED, "equal in the free Markov category", eq.equal)
+    boxes = set(normal_form(lhs).boxes) | set(normal_form(rhs).boxes)
+    if all(isinstance(b.body, Literal) for b in boxes):  # the spec fixes every kernel involved
+        if context.symbolic is None:
+            return decide_equation(eq, context.instance, kind, f"on {context.where}")
+        return _for_all_parameters(eq, boxes, context, kind)
+    model = _search(lhs, rhs, context)
+    if model is not None:
+        return LawResult(eq.name, kind, False, Scope.COUNTER_MODEL, str(model), eq.equal, model)
+    return decide_equation(eq, context.instance, kind, f"no counter-model found; on {context.where}")
+
+
+def _search(lhs: Diagram, rhs: Diagram, context: Context) -> CounterModel | None:
+    key = (lhs.expr, rhs.expr, lhs.dom, lhs.cod)  # a law and a check may ask the same question
+    if key not in context.searched:
+        context.searched[key] = countermodels.search(lhs, rhs, seed=context.seed)
+    return context.searched[key]
+
+
+def _for_all_parameters(eq: Equation, boxes: set[Box], context: Context, kind: str) -> LawResult:
+    """Literal kernels only: an identity of sympy expressions, or a counter-assignment."""
+    lhs, rhs = _typed(eq.lhs), _typed(eq.rhs)
+    diff = first_difference(context.symbolic(lhs), context.symbolic(rhs), lhs.dom, lhs.cod)
+    if diff is None:
+        return LawResult(eq.name, kind, True, Scope.PARAMETERS, "equal as functions of the params", eq.equal)
+    names = tuple(sorted({str(s) for b in boxes for x in b.body.entries for s in getattr(x, "free_symbols", ())}))
+    if not names:
+        return LawResult(eq.name, kind, False, Scope.PARAMETERS, diff, eq.equal)
+    for values in countermodels.assignments(names, context.seed):
+        F = finstoch(exact=True, subs={k: str(v) for k, v in values.items()}, scalars=FRACTION)
+        try:
+            at = first_difference(F(lhs), F(rhs), lhs.dom, lhs.cod)
+        except CatlmError:  # these values take a literal row off the simplex
+            continue
+        if at is not None:
+            model = CounterModel((), (), tuple(values.items()), at)
+            return LawResult(eq.name, kind, False, Scope.PARAMETERS, str(model), eq.equal, model)
+    return LawResult(eq.name, kind, False, Scope.PARAMETERS,
+                     f"{diff} (no rational param values found where the sides differ)", eq.equal)
+
+
+# --- laws and checks ------------------------------------------------------------------------------------
 
 def almost_surely(f: Diagram, g: Diagram, state: Diagram, name: str = "a.s.") -> Equation:
     """``f == g`` almost surely under ``state``, as the equation of the two joints with the input."""
@@ -107,11 +204,15 @@ def almost_surely(f: Diagram, g: Diagram, state: Diagram, name: str = "a.s.") ->
     return Equation(name, joint(f), joint(g))
 
 
-def decide_law(law: LawDecl, F: Functor) -> LawResult:
+def _law_equation(law: LawDecl) -> tuple[Equation, str]:
     if law.state is None:
-        return _compare(law.name, "law", law.lhs, law.rhs, law.equal, F)
-    eq = almost_surely(law.lhs.diagram, law.rhs.diagram, law.state.diagram, law.name)
-    return decide_equation(eq, F, kind="law a.s.")
+        return Equation(law.name, law.lhs.diagram, law.rhs.diagram, law.equal), "law"
+    return almost_surely(law.lhs.diagram, law.rhs.diagram, law.state.diagram, law.name), "law a.s."
+
+
+def decide_law(law: LawDecl, context: Context) -> LawResult:
+    eq, kind = _law_equation(law)
+    return prove(eq, context, kind)
 
 
 def is_one_hot(k: Kernel) -> bool:
@@ -122,52 +223,68 @@ def is_one_hot(k: Kernel) -> bool:
     return bool(((np.abs(rows.astype(float)) > k.atol).sum(axis=1) == 1).all())
 
 
-def decide_deterministic(d: TypedDiagram, F: Functor, name: str | None = None) -> LawResult:
-    result = decide_equation(determinism(d.diagram), F, kind="deterministic")
-    rows = is_one_hot(F(d))
-    detail = result.detail if rows == result.holds else \
-        f"the equation ({result.holds}) and the row test ({rows}) disagree {result.detail}"
-    return LawResult(name or result.name, "deterministic", result.holds and rows, detail)
+def decide_deterministic(d: TypedDiagram, context: Context, name: str | None = None) -> LawResult:
+    """``d >> copy == copy >> (d @ d)``; on an instance, confirmed by the row test."""
+    result = prove(determinism(d.diagram), context, kind="deterministic")
+    if result.scope is Scope.INSTANCE and is_one_hot(context.instance(d)) != result.holds:
+        result = LawResult(result.name, result.kind, False, result.scope,
+                           f"the equation ({result.holds}) and the row test disagree {result.detail}")
+    return LawResult(name or result.name, "deterministic", result.holds, result.scope, result.detail,
+                     True, result.counterexample)
 
 
-def _copy_naturality(box: Box, F: Functor) -> LawResult:
-    d = typecheck(Diagram.of(box))
-    rows = is_one_hot(F(d))
-    result = decide_equation(determinism(d.diagram), F, kind="copy naturality")
-    note = "deterministic" if rows else "not deterministic: copy is natural only on deterministic kernels"
-    return LawResult(result.name, "copy naturality", result.holds,
-                     f"{box.name} is {note}" + (f"; {result.detail}" if result.detail else ""), rows)
+def _copy_naturality(box: Box, context: Context) -> LawResult:
+    """Copy is natural at ``box`` exactly when it is deterministic: expected to hold just then."""
+    deterministic = box.deterministic or _one_hot_literal(box, context)
+    result = prove(determinism(box), context, kind="copy naturality")
+    note = "deterministic" if deterministic else "not deterministic: copy is natural only on deterministic kernels"
+    return LawResult(result.name, "copy naturality", result.holds, result.scope,
+                     f"{box.name} is {note}" + (f"; {result.detail}" if result.detail else ""),
+                     deterministic, result.counterexample)
 
 
-def decide_markov(check: MarkovCheck, p: Presentation, F: Functor) -> list[LawResult]:
+def _one_hot_literal(box: Box, context: Context) -> bool:
+    if not isinstance(box.body, Literal):
+        return False
+    return is_one_hot((context.symbolic or context.instance)(typecheck(Diagram.of(box))))
+
+
+def decide_markov(check: MarkovCheck, p: Presentation, context: Context) -> list[LawResult]:
     others = tuple(dict.fromkeys(t for t in p.objects.values() if t != check.ty and t.is_finite))
     boxes = [b for b in p.generators.values() if _finite_box(b)]
-    eqs = [decide_equation(eq, F) for eq in axioms_at(check.ty, others)]
-    eqs += [decide_equation(eq, F, kind="naturality") for eq in kernel_axioms(tuple(boxes))]
-    return eqs + [_copy_naturality(b, F) for b in boxes]
+    eqs = [prove(eq, context) for eq in axioms_at(check.ty, others)]
+    eqs += [prove(eq, context, kind="naturality") for eq in kernel_axioms(tuple(boxes))]
+    return eqs + [_copy_naturality(b, context) for b in boxes]
 
 
 def _finite_box(box: Box) -> bool:
     return box.dom.is_finite and box.cod.is_finite and not isinstance(box.body, Implementation)
 
 
-def _decide_check(check, p: Presentation, F: Functor) -> list[LawResult]:
+def _decide_check(check, p: Presentation, context: Context) -> list[LawResult]:
     if isinstance(check, DeterministicCheck):
-        return [decide_deterministic(check.diagram, F, f"deterministic {check.diagram.diagram.expr}")]
-    return decide_markov(check, p, F)
+        return [decide_deterministic(check.diagram, context, f"deterministic {check.diagram.diagram.expr}")]
+    return decide_markov(check, p, context)
 
 
 def decide(presentation: Presentation, *, exact: bool = True, params: Mapping[str, object] | None = None,
            seed: int | None = 0, subs: Mapping[str, object] | None = None, atol: float = 1e-9,
-           budget: int = fs.DEFAULT_BUDGET) -> list[LawResult]:
-    """Every law, then every check of the presentation, decided on one FinStoch functor.
+           budget: int = fs.DEFAULT_BUDGET, params_file: str | None = None) -> list[LawResult]:
+    """Every law, then every check of the presentation, each at the widest scope that settles it.
 
-    Exact mode keeps params symbolic (sympy) when ``subs`` does not give them all values.
+    The instance (scope ``this instance``) is compiled exactly by default, keeping params symbolic
+    (sympy) when ``subs`` does not give them all values; ``params_file`` names where ``params``
+    came from in the verdicts.
     """
     symbolic = exact and not set(presentation.params) <= set(subs or {})
-    F = finstoch(params, exact=exact, seed=seed, subs=subs, atol=atol, budget=budget,
-                 scalars=SYMPY if symbolic else (FRACTION if exact else None))
-    results = [decide_law(law, F) for law in presentation.laws]
+    instance = finstoch(params, exact=exact, seed=seed, subs=subs, atol=atol, budget=budget,
+                        scalars=SYMPY if symbolic else (FRACTION if exact else None))
+    where = f"params {params_file}" if params_file else f"seed {seed}"
+    if subs:
+        where += " with " + ", ".join(f"{k} = {v}" for k, v in subs.items())
+    context = Context(instance, finstoch(exact=True, scalars=SYMPY, budget=budget) if exact else None,
+                      where, seed or 0)
+    results = [decide_law(law, context) for law in presentation.laws]
     for check in presentation.checks:
-        results += _decide_check(check, presentation, F)
+        results += _decide_check(check, presentation, context)
     return results

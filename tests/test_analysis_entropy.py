@@ -193,11 +193,11 @@ def test_tabular_minimiser_is_the_data_kernel_almost_surely():
 
 
 def test_invalid_kernels_name_the_row():
-    with pytest.raises(KernelError, match="row 1 of kernel sums to 0.9"):
+    with pytest.raises(KernelError, match="kernel is not a Markov kernel: row 1 sums to 0.9"):
         categorical_entropy([[0.5, 0.5], [0.4, 0.5]])
-    with pytest.raises(KernelError, match="row 0 of kernel has a negative entry"):
+    with pytest.raises(KernelError, match="row 0 has the negative entry"):
         categorical_entropy([[1.5, -0.5]])
-    with pytest.raises(KernelError, match="row 0 of kernel contains NaN"):
+    with pytest.raises(KernelError, match="row 0 has the entry nan"):
         categorical_entropy([[np.nan, 1.0]])
     with pytest.raises(KernelError, match="context law"):
         nll_decomposition([0.5, 0.6], np.eye(2), np.eye(2))

@@ -89,7 +89,7 @@ def check_checkpoint_report(data: dict, out: Path) -> None:
     assert nll["cross_entropy"] == pytest.approx(nll["kl"] + nll["entropy"], abs=1e-9)
     assert data["probe"]["label"].startswith("lower-bound estimate")
     for kind in ("bhattacharyya", "linear"):
-        for who in ("model", "random", "permuted"):
+        for who in ("model", "random", "permuted", "untrained"):
             assert 0 <= data["alignment"][kind][who]["ky_fan"] <= 1 + 1e-9
     for name in ("entropy.png", "surplus.png", "metric_spectrum.png", "mk_spectrum.png", "angles.png"):
         assert (out / name).stat().st_size > 0
@@ -101,7 +101,7 @@ def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
     ckpt = trained_checkpoint(tmp_path / "run", text)
-    data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "-k", "4", "--out", tmp_path / "rep")
+    data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "--eigenfunctions", "4", "--out", tmp_path / "rep")
     # the teacher is the order-2 plug-in source of the held-out 10%: its entropy from the counts
     from catlm.data.ngram import NgramSource
     val = text[len(text) - 600:]
@@ -109,6 +109,30 @@ def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     assert data["teacher_entropy"] == pytest.approx(
         NgramSource.from_text(val, 2, cyclic=True).conditional_entropy(), abs=1e-12)
     check_checkpoint_report(data, tmp_path / "rep")
+    # the untrained baseline: the same architecture rebuilt at its initialisation, read by hand
+    import torch
+    from catlm.analysis import estimators as est
+    model, tokenizer, state = est.load_model(ckpt)
+    torch.manual_seed(0)
+    fresh = type(model)(model.config).to(next(model.parameters()).dtype).eval()
+    teacher = NgramSource.from_sequence(np.array(tokenizer.encode(val)), 2, tokenizer.vocab_size, cyclic=True)
+    expected = est.nll_decomposition_vs_teacher(fresh, np.array(tokenizer.encode(val)), teacher)
+    assert data["untrained_nll"]["kl"] == pytest.approx(expected.kl, abs=1e-9)
+    assert data["untrained_nll"]["kl"] != pytest.approx(data["nll"]["kl"], abs=1e-6)
+    report = (tmp_path / "rep" / "report.md").read_text()
+    assert "What training adds" in report and "untrained" in report
+
+
+def test_checkpoint_analysis_reports_progress(tmp_path, capsys):
+    text = "".join(np.random.default_rng(1).choice(list("abc "), size=3000))
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(text)
+    ckpt = trained_checkpoint(tmp_path / "run", text)
+    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "-k", "2",
+                 "--out", str(tmp_path / "rep")]) == 0
+    err = capsys.readouterr().err
+    steps = [line for line in err.splitlines() if line.startswith("analyze [")]
+    assert len(steps) == 9 and steps[-1].startswith("analyze [9/9]") and steps[-1].endswith(" s")
 
 
 @pytest.mark.slow

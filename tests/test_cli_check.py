@@ -51,3 +51,61 @@ def test_no_traceback_on_any_input(tmp_path, capsys, content):
 def test_missing_file_is_an_error_not_a_traceback():
     result = run_cli("check", "no/such/file.cat")
     assert result.returncode == 1 and "Traceback" not in result.stderr and "file.cat" in result.stderr
+
+
+BAD = ROOT / "tests" / "fixtures" / "bad"
+DECIDABLE = ["kernel_negative", "kernel_row_sum", "deterministic_not_one_hot", "kernel_not_a_number",
+             "kernel_complex_entry", "unknown_implementation", "implementation_dim_mismatch",
+             "implementation_unknown_argument", "implementation_argument_type",
+             "implementation_wrong_object", "implementation_tie_not_embedding",
+             "deterministic_stochastic_implementation"]
+
+
+@pytest.mark.parametrize("name", DECIDABLE)
+def test_check_rejects_what_is_decidable_without_a_backend(capsys, name):
+    """Bad literals and implementation bodies fail ``catlm check`` itself, not only ``eval``."""
+    path = BAD / f"{name}.cat"
+    line = int(path.read_text().split(" at line ")[1].split()[0])
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith(f"{path}:{line}:") and ": error: " in err[0]
+    assert err[2].strip() and set(err[2].strip()) == {"^"}
+
+
+@pytest.mark.parametrize("body, column, words", [
+    ("[[1, 0], [1/2, -1/2 + 1]]", None, ["row (y) sums to 1", "no"]),  # a valid kernel: no error
+    ("[[1, 0], [3/2, -1/2]]", 36, ["row (y) has the negative entry -1/2"]),
+    ("[[1, 0], [1/2, 1/3]]", 30, ["row (y) sums to 5/6, not 1"]),
+    ("[[0*log(0), 1], [0, 1]]", 23, ["row (x) has the entry nan"]),
+])
+def test_literal_errors_point_at_the_entry_or_row(tmp_path, capsys, body, column, words):
+    path = tmp_path / "k.cat"
+    path.write_text(f"object A = {{x, y}}\nkernel f : A -> A = {body}\n")
+    code = main(["check", str(path)])
+    err = capsys.readouterr().err
+    if column is None:
+        assert code == 0, err
+        return
+    assert code == 1 and err.startswith(f"{path}:2:{column}: error: ")
+    assert all(w in err for w in words), err
+    assert err.splitlines()[2].index("^") == column + 1  # two spaces of indent, columns from 1
+
+
+@pytest.mark.parametrize("args, column, words", [
+    ("dim=16", 37, ["embedding(dim=16) differs from E = real 8", "hint: make them equal"]),
+    ("dim=8, width=3", 44, ["no argument 'width'", "valid arguments: dim, positions, context, dropout"]),
+    ("dim=8, dim=8", 44, ["'dim' twice"]),
+    ("dim=8, positions=rotary", 44, ["positions=rotary", "learned, none"]),
+    ("dim=8, dropout=2", 44, ["dropout=2.0", "[0, 1)"]),
+])
+def test_implementation_arguments_are_checked_against_the_objects(tmp_path, capsys, args, column, words):
+    path = tmp_path / "lm.cat"
+    path.write_text(f"object Tok = fin 5\nobject E = real 8\nkernel emb : Tok* -> E* = embedding({args})\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:3:{column}: error: kernel 'emb': "), err
+    assert all(w in err for w in words), err
+
+
+def test_a_well_formed_language_model_checks():
+    assert main(["check", str(ROOT / "examples" / "lm.cat")]) == 0

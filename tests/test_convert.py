@@ -17,7 +17,7 @@ from catlm.convert import convert, read_source  # noqa: E402
 from catlm.convert.gguf_file import unpermute  # noqa: E402
 from catlm.elaborate import parse  # noqa: E402
 from catlm.errors import SpecError  # noqa: E402
-from catlm.models.loading import load_model  # noqa: E402
+from catlm.runs import load_run as load_model  # noqa: E402
 from tests.tiny_llama import (TEXT, TinyLlama, bpe_tokens, dequantized, hf_llama, hf_weights,  # noqa: E402
                               llama_cpp_permute, write_gguf)
 
@@ -86,7 +86,7 @@ def test_untied_head_gets_its_own_weight(tmp_path, bpe):
     weights = hf_weights(CFG, len(bpe[0]), seed=3, tied=False)
     path = _gguf(tmp_path, bpe, weights)
     run = load_model(convert(path, tmp_path / "run"))
-    assert "tie=" not in (tmp_path / "run" / "model.cat").read_text()
+    assert "tie=" not in (run.folder / "spec.cat").read_text()
     ids = run.tokenizer.encode(PROMPTS[0])
     direct = hf_llama(CFG, weights, len(bpe[0]), tied=False)
     assert (_logprobs(run.model, ids) - _logprobs(direct, ids)).abs().max() <= 1e-5
@@ -95,10 +95,10 @@ def test_untied_head_gets_its_own_weight(tmp_path, bpe):
 def test_run_folder_holds_spec_tokenizer_and_metadata(tmp_path, bpe, weights):
     from tokenizers import Tokenizer
     out = convert(_gguf(tmp_path, bpe, weights, "Q8_0"), tmp_path / "run")
-    spec = parse((out / "model.cat").read_text())
-    assert str(spec.kernels["lm"].dom) == "Tok*" and "llama(layers=2, heads=4, kv_heads=2" in \
-        (out / "model.cat").read_text()
     run = load_model(out)
+    text = (run.folder / "spec.cat").read_text()
+    assert str(parse(text).kernels["lm"].dom) == "Tok*" and "llama(layers=2, heads=4, kv_heads=2" in text
+    assert not (run.folder / "optimizer.safetensors").exists()
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     assert tok.encode(TEXT).ids == run.tokenizer.encode(TEXT)
     meta = json.loads((out / "convert.json").read_text())
@@ -133,6 +133,10 @@ def test_convert_cli_writes_a_run_and_reports_bad_input(tmp_path, bpe, weights, 
     path = _gguf(tmp_path, bpe, weights)
     assert main(["convert", str(path), "--out", str(tmp_path / "run"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["config"]["kv_heads"] == 2
+    assert main(["convert", str(path), "--out", str(tmp_path / "run")]) == 1  # a run is there
+    assert "already holds a training run" in capsys.readouterr().err
+    assert main(["convert", str(path), "--out", str(tmp_path / "run"), "--force"]) == 0
+    assert "kernel lm = emb >> bb >> head" in capsys.readouterr().out
     (tmp_path / "junk.gguf").write_bytes(b"not a gguf file at all")
     assert main(["convert", str(tmp_path / "junk.gguf"), "--out", str(tmp_path / "bad")]) == 1
     err = capsys.readouterr().err
@@ -168,7 +172,7 @@ def test_hf_gpt2_folder_has_the_tanh_gelu(tmp_path, bpe):
     model.save_pretrained(tmp_path / "hf")
     _save_tokenizer(tmp_path / "hf", bpe)
     run = load_model(convert(tmp_path / "hf", tmp_path / "run"))
-    assert "gelu=tanh" in (tmp_path / "run" / "model.cat").read_text()
+    assert "gelu=tanh" in (run.folder / "spec.cat").read_text()
     ids = run.tokenizer.encode(PROMPTS[0] + PROMPTS[2])
     ours, theirs = _logprobs(run.model, ids), _logprobs(model, ids)
     assert (ours - theirs).abs().max() <= 1e-5

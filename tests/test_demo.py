@@ -124,7 +124,18 @@ def check_speculative_counts_are_consistent(report):
             assert found["greedy_matches"] == "same tokens as plain greedy", name
 
 
-CHECKS = (check_every_section_is_in_the_report_in_order, check_referenced_figures_exist_and_are_png,
+def check_alignment_has_the_untrained_baseline(report):
+    _, markdown, data, _ = report
+    alignment = data["sections"]["alignment"]
+    assert {"model", "untrained", "random", "permuted"} <= set(alignment)
+    for who in ("model", "untrained", "random", "permuted"):
+        assert 0 <= alignment[who]["mean_angle_deg"] <= 90 and 0 <= alignment[who]["ky_fan"] <= 1 + 1e-9
+    # the report states the trained-minus-untrained gap it measured, with its sign
+    gap = alignment["untrained"]["mean_angle_deg"] - alignment["model"]["mean_angle_deg"]
+    assert f"{gap:+.1f}°" in markdown and "What training adds" in markdown
+
+
+CHECKS = (check_every_section_is_in_the_report_in_order, check_alignment_has_the_untrained_baseline, check_referenced_figures_exist_and_are_png,
           check_conditional_entropies_match_a_recount_and_fall_with_the_order,
           check_nll_decomposition_identity_holds, check_surplus_lies_within_its_bounds,
           check_training_learned_and_the_laws_came_out_as_stated, check_speculative_counts_are_consistent)

@@ -249,6 +249,34 @@ def test_render_refuses_an_unknown_format_and_writes_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_kernels_and_diagrams_display_inline_in_jupyter(tmp_path):
+    """Jupyter shows ``_repr_svg_``: the same picture ``catlm draw`` writes to a file."""
+    kernel = joint()
+    shown = kernel._repr_svg_()
+    assert shown == render(kernel, tmp_path / "joint.svg").read_text(encoding="utf-8")
+    (tmp_path / "shown.svg").write_text(shown, encoding="utf-8")
+    assert "joint : I -> Coin @ Coin" in svg_texts(tmp_path / "shown.svg")
+    built = Box("f", A, B) >> copy(B)  # a Diagram made in Python, never type-checked by hand
+    (tmp_path / "built.svg").write_text(built._repr_svg_(), encoding="utf-8")
+    assert {"f", "A", "B"} <= set(svg_texts(tmp_path / "built.svg").split())
+
+
+def test_draw_gives_a_picture_or_writes_the_file_like_discopy(tmp_path):
+    picture = joint().draw(title="the joint")
+    assert picture._repr_svg_() == picture.svg and "the joint" in picture.svg
+    assert picture.save(tmp_path / "p.svg").read_text(encoding="utf-8") == picture.svg
+    out = joint().draw(tmp_path / "joint.png")
+    assert out == tmp_path / "joint.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_diagram_too_large_to_draw_quickly_shows_as_text():
+    from catlm.drawing.render import MAX_INLINE
+    chain = Box("f", A, A)
+    for _ in range(MAX_INLINE):
+        chain = chain >> Box("f", A, A)
+    assert len(chain.generators) == MAX_INLINE + 1 and chain._repr_svg_() is None
+
+
 def test_drawing_imports_without_matplotlib():
     code = "import sys, catlm.drawing; print('matplotlib' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)

@@ -120,6 +120,26 @@ def test_predictive_entropy_matches_torch_categorical():
     assert hartley == pytest.approx(math.log(7), abs=1e-12)
 
 
+def test_head_entropies_js_and_infinite_renyi_match_the_definition():
+    """JS and Rényi-∞ on the head's rows, against D(Δp ‖ p⊗p) evaluated cell by cell here."""
+    torch.manual_seed(5)
+    model = GPT(GPTConfig(vocab=5, context=8, layers=1, heads=1, dim=8)).double()
+    tokens = torch.randint(0, 5, (16,))
+    p = torch.softmax(model(tokens.reshape(2, 8)), -1).reshape(-1, 5).detach().numpy()
+    readout = est.read(model, tokens, 8)
+
+    def js_definition(row):
+        diag, prod = np.diag(row), np.outer(row, row)
+        mid = (diag + prod) / 2
+        kl = lambda a, b: sum(x * math.log(x / y) for x, y in zip(a.ravel(), b.ravel()) if x > 0)
+        return 0.5 * kl(diag, mid) + 0.5 * kl(prod, mid)
+
+    js = est.head_entropies(model, readout, "js")
+    np.testing.assert_allclose(js, [js_definition(row) for row in p], atol=1e-12)
+    infinite = est.head_entropies(model, readout, "renyi", alpha=math.inf)
+    np.testing.assert_allclose(infinite, -np.log(p.min(axis=1)), atol=1e-12)    # log max p/p²
+
+
 def test_probe_finds_nothing_on_an_order_one_source(bigram):
     tokens, _ = bigram
     one_hot = TableModel(np.eye(4), np.zeros((4, 4)))

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = ROOT / "notebooks" / "experiments"
 from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 
 
 def run(name: str, out: Path, *flags: str) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}   # small problems: threads only contend
-    result = subprocess.run([sys.executable, str(SCRIPTS / f"{name}.py"), "--quick", "--out", str(out), *flags],
+    result = subprocess.run([sys.executable, "-m", "catlm", "experiment", name, "--quick", "--out", str(out), *flags],
                             capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     folder = out / name

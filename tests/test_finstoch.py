@@ -10,6 +10,7 @@ import pytest
 import sympy
 
 import catlm
+from catlm.backends import contraction as cn
 from catlm.backends import finstoch as fs
 from catlm.backends.functor import compile, finstoch
 from catlm.backends.params import QUANTUM, draw
@@ -201,17 +202,17 @@ def test_the_budget_refuses_before_contracting_and_says_how_to_raise_it():
     assert compile(d, seed=0, budget=2 * 2 ** 20).shape == (64, 64, 64)
 
 
-def test_a_second_compile_reuses_the_plan_and_the_expression():
+def test_a_second_compile_reuses_the_plan_and_the_contraction_order():
     fs.clear_caches()
     d = T(FLIP >> copy(COIN) >> (NOISY @ NOISY))
     compile(d)
-    assert (fs.CACHE.plan_misses, fs.CACHE.expr_misses) == (1, 1)
+    assert (fs.CACHE.plan_misses, cn.CACHE.misses) == (1, 1)
     compile(d, exact=True)
     compile(d)
-    assert (fs.CACHE.plan_hits, fs.CACHE.expr_hits, fs.CACHE.plan_misses, fs.CACHE.expr_misses) == (2, 2, 1, 1)
+    assert (fs.CACHE.plan_hits, cn.CACHE.hits, fs.CACHE.plan_misses, cn.CACHE.misses) == (2, 2, 1, 1)
     other = T(FLIP >> copy(COIN) >> (NOISY @ NOISY))  # a new diagram, the same structure
     compile(other)
-    assert (fs.CACHE.plan_misses, fs.CACHE.expr_misses, fs.CACHE.expr_hits) == (2, 1, 3)
+    assert (fs.CACHE.plan_misses, cn.CACHE.misses, cn.CACHE.hits) == (2, 1, 3)
 
 
 def test_long_chains_pick_a_cheap_path():
@@ -220,8 +221,9 @@ def test_long_chains_pick_a_cheap_path():
     for i in range(80):
         chain = chain >> Box(f"k{i}", n, n)
     fs.clear_caches()
-    _, info = fs.expression(fs.plan_of(T(chain).wiring))
-    assert info.opt_cost <= 2 * 80 * 64 * 64  # vector-matrix products, never matrix-matrix
+    path = cn.plan(fs.plan_of(T(chain).wiring).contraction)
+    assert path.flops <= 2 * 80 * 64 * 64  # vector-matrix products, never matrix-matrix
+    assert path.largest == 64
     out = compile(T(chain), seed=1)
     assert out.shape == (64,) and abs(out.sum() - 1) < 1e-9
 

@@ -16,7 +16,7 @@ from catlm.core.diagram import Box, Literal, copy, identity
 from catlm.core.markov import axioms_at, causality, determinism, kernel_axioms, swap_naturality
 from catlm.core.types import Finite, Ty
 from catlm.inference import bayesian_inverse, condition, marginal
-from catlm.laws import almost_surely, decide, decide_equation
+from catlm.laws import Scope, almost_surely, decide, decide_equation
 from strategies import object_pools, rational_kernels
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -164,28 +164,36 @@ def coin(tmp_path):
 def test_decide_a_presentation_exactly_with_symbolic_params(coin):
     from catlm.elaborate import load
     results = {r.name: r for r in decide(load(coin))}
-    assert results["causal"].holds and results["not_det"].holds
+    assert results["causal"].holds and results["causal"].scope is Scope.PROVED
+    assert not results["not_det"].holds and results["not_det"].ok  # a != law: fails as stated
     assert not results["wrong"].holds and results["wrong"].detail == "at (heads) -> (heads): 9/10 vs 1"
+    assert results["wrong"].scope is Scope.PARAMETERS
     assert results["deterministic copy[Coin]"].holds
-    assert results["deterministic[flip]"].detail.endswith("p vs p**2") and results["deterministic[flip]"].ok
+    flip = results["deterministic[flip]"]
+    assert flip.ok and flip.counterexample.params == (("p", Q(1, 3)),)
+    assert flip.detail.endswith("p = 1/3; at () -> (heads, heads): 1/3 vs 1/9")  # p vs p**2 at 1/3
     assert all(r.ok for name, r in results.items() if name != "wrong")
     assert {r.kind for r in results.values()} >= {"law", "deterministic", "axiom", "naturality", "copy naturality"}
+    assert {r.name for r in results.values() if r.scope is Scope.PROVED} >= {
+        "causal", "coassociativity[Coin]", "counitality_left[Coin]", "cocommutativity[Coin]",
+        "causality[noisy]", "swap_naturality[flip, noisy]"}
 
 
 def test_cli_laws_prints_a_table_and_fails_on_a_failing_law(coin, capsys):
     assert main(["laws", str(coin)]) == 1
     out = capsys.readouterr().out
-    assert "wrong" in out and "FAILS" in out and "9/10 vs 1" in out
+    assert "wrong" in out and "FAILS (fails exactly)" in out and "9/10 vs 1" in out
     assert main(["laws", str(coin), "--json", "--float", "--subs", "p=0.3"]) == 1
     rows = json.loads(capsys.readouterr().out)
-    assert {"name", "kind", "holds", "detail"} <= set(rows[0])
+    assert {"name", "kind", "holds", "scope", "detail"} <= set(rows[0])
     assert [r["name"] for r in rows if not r["holds"] and r["expected"]] == ["wrong"]
 
 
 def test_cli_eval_prints_exact_json_and_a_labelled_table(coin, capsys):
     assert main(["eval", str(coin), "-k", "joint", "--exact", "--subs", "p=1/3", "--json"]) == 0
     got = json.loads(capsys.readouterr().out)
-    assert got == {"kernel": "joint", "dom": [], "cod": [2, 2],
+    assert got == {"kernel": "joint", "dom": [], "cod": [2, 2], "dom_elements": [],
+                   "cod_elements": [["heads", "tails"], ["heads", "tails"]],
                    "array": [["3/10", "1/30"], ["2/15", "8/15"]]}
     assert main(["eval", str(coin), "-k", "noisy"]) == 0
     out = capsys.readouterr().out.splitlines()

@@ -96,13 +96,24 @@ def test_spec_compiles_to_a_tied_language_model():
     assert n == 40 * 16 + 2 * per_block + 16
 
 
-@pytest.mark.parametrize("kv, message", [(3, "kv_heads=3 does not divide heads=4"),
-                                         (-1, r"kv_heads=-1\) must be positive")])
+@pytest.mark.parametrize("kv, message", [(3, r"llama\(kv_heads=3\) does not divide llama\(heads=4\)"),
+                                         (-1, r"llama\(kv_heads=-1\) must be at least 1")])
 def test_bad_llama_arguments_are_spec_errors(kv, message):
     with pytest.raises(SpecError, match=message):
         compile_torch(parse(SPEC.format(kv=kv)).kernels["lm"])
 
 
-def test_rope_base_must_be_positive():
-    with pytest.raises(SpecError, match=r"rope_base=0.0\) must be positive"):
+def test_rope_base_and_head_dimension_are_checked():
+    with pytest.raises(SpecError, match=r"llama\(rope_base=0.0\) must be at least 1"):
         compile_torch(parse(SPEC.format(kv=2).replace("rope_base=500", "rope_base=0")).kernels["lm"])
+    odd = SPEC.format(kv=1).replace("real 16", "real 12").replace("dim=16", "dim=12")
+    with pytest.raises(SpecError, match="the head dimension 3 is odd"):
+        compile_torch(parse(odd.replace("heads=4", "heads=4")).kernels["lm"])
+
+
+def test_catlm_check_validates_llama_arguments_without_torch(tmp_path, capsys):
+    from catlm.cli import main
+    spec = tmp_path / "bad.cat"
+    spec.write_text(SPEC.format(kv=3))
+    assert main(["check", str(spec)]) == 1
+    assert "llama(kv_heads=3) does not divide llama(heads=4)" in capsys.readouterr().err

@@ -8,8 +8,9 @@ torch = pytest.importorskip("torch", reason="catlm.models needs torch (pip insta
 from catlm.core.types import Finite, Real, Seq, Ty  # noqa: E402
 from catlm.errors import SpecError, WiringError  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
-from catlm.models.reference import from_gpt  # noqa: E402
 from catlm.models.registry import IMPLEMENTATIONS, build, kind  # noqa: E402
+
+from nanogpt import from_gpt  # noqa: E402
 
 TOK = Finite.range("Tok", 50)
 E, H = Real("E", 16), Real("H", 16)

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 
 from catlm.analysis import k_step_kernel
 from catlm.data.corpus import read_text
-from catlm.data.ngram import NgramSource
+from catlm.data.ngram import NgramSource, context_counts
 from catlm.errors import KernelError, SpecError
 
 from shared_data import TINY_SHAKESPEARE as TINY  # noqa: E402
@@ -120,3 +120,21 @@ def test_tinyshakespeare_surplus_of_context_encoders(tiny):
     s3 = src.surplus(3, both, base=2)                        # an order-2 source saturates at K = 2
     assert s3.value == pytest.approx(s2["both"].value, abs=1e-9)
     assert s3.upper_bound <= 2 * math.log2(len(src.alphabet))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 3), max_size=40), st.integers(0, 3))
+def test_context_counts_are_the_counts_of_every_window(tokens, order):
+    """The one n-gram counter against Counters of (r + 1)-gram tuples (the oracle)."""
+    grams = Counter(tuple(tokens[i:i + order + 1]) for i in range(len(tokens) - order))
+    expected: dict = {}
+    for gram, count in grams.items():
+        expected.setdefault(gram[:-1], np.zeros(4))[gram[-1]] += count
+    found = context_counts(tokens, order, 4)
+    assert found.keys() == expected.keys()
+    assert all(found[c].tolist() == expected[c].tolist() for c in expected)
+
+
+def test_contexts_too_many_to_index_are_refused_not_wrapped():
+    with pytest.raises(SpecError, match="too large to index contexts"):
+        context_counts([0, 1, 2, 3, 4, 5], 4, 50_257)

@@ -2,7 +2,8 @@
 
 Each notebook runs with ``nbclient`` on the ``python3`` kernel (ipykernel) in a temporary folder;
 the checks read the printed outputs: the Thm 5.1 gap, the exact speculative kernel, the laws.
-Notebooks are stored without outputs.
+Notebooks are stored executed, each with its figure, so they read on GitHub and in Jupyter
+without running; the tests execute them again and check what they print.
 """
 from __future__ import annotations
 
@@ -25,7 +26,9 @@ def execute(name: str, tmp_path: Path) -> str:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=180,
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
-    return "\n".join(_text(output) for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs)
+    outputs = [output for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs]
+    assert any({"image/png", "image/svg+xml"} & set(o.get("data", {})) for o in outputs), f"{name} drew nothing"
+    return "\n".join(_text(output) for output in outputs)
 
 
 def _text(output) -> str:
@@ -33,11 +36,16 @@ def _text(output) -> str:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_stored_without_outputs(name):
+def test_stored_executed_with_a_figure(name):
     nb = json.loads((NOTEBOOKS / name).read_text(encoding="utf-8"))
     assert nb["nbformat"] == 4
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
-    assert code and all(not c["outputs"] and c["execution_count"] is None for c in code)
+    # executed top to bottom in one kernel, without an error
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
+    outputs = [o for c in code for o in c["outputs"]]
+    assert not any(o["output_type"] == "error" for o in outputs)
+    figures = [o for o in outputs if {"image/png", "image/svg+xml"} & set(o.get("data", {}))]
+    assert figures, f"{name} shows no figure"
     # notebooks call catlm; they define no library code of their own
     assert not any(re.search(r"^\s*(def|class) ", "".join(c["source"]), re.M) for c in code)
 
@@ -61,6 +69,7 @@ def test_03_entropy_nll(tmp_path):
     assert abs(gap) < 1e-12
     assert "= Shannon: True" in out and "Gini-Simpson: True" in out
     assert "the minimiser is the data kernel: True" in out
+    assert "CE = KL + H along the path: True" in out
 
 
 def test_04_surplus_speculative(tmp_path):
@@ -69,6 +78,7 @@ def test_04_surplus_speculative(tmp_path):
         assert float(value) <= float(bound)
     assert "output kernel == target: True" in out
     assert "['5/6', '13/20']" in out      # Σ min(p, q): 1/3 + 1/3 + 1/6 and 1/5 + 1/4 + 1/5
+    assert "acceptance = 1 - TV exactly: True" in out
 
 
 def test_05_geometry_alignment(tmp_path):

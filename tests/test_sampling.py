@@ -100,7 +100,7 @@ def test_cached_generation_equals_uncached_token_for_token(model, kw):
 
 def test_generation_logprobs_are_those_of_the_model(model):
     prompt = torch.tensor([[1, 2, 3]])
-    out = model.generate(prompt, 5, temperature=1.3, generator=torch.Generator().manual_seed(3))
+    out = generate(model, prompt, 5, temperature=1.3, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
         logits = model(out.sequence)[0, 2:-1] / 1.3          # the step before each new token
     expected = torch.log_softmax(logits.double(), -1).gather(-1, out.tokens[0][:, None])[:, 0]
@@ -108,7 +108,7 @@ def test_generation_logprobs_are_those_of_the_model(model):
 
 
 def test_greedy_generation_is_argmax_decoding(model):
-    out = model.generate(torch.tensor([[4]]), 6, temperature=0)
+    out = generate(model, torch.tensor([[4]]), 6, temperature=0)
     seq = torch.tensor([[4]])
     for _ in range(6):
         with torch.no_grad():

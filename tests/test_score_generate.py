@@ -10,12 +10,12 @@ torch = pytest.importorskip("torch")
 
 from catlm.cli import main  # noqa: E402
 from catlm.data.tokenizers import CharTokenizer  # noqa: E402
-from catlm.decoding.generate import generate  # noqa: E402
+from catlm.runs.generate import generate  # noqa: E402
 from catlm.decoding.sampling import generate as sample_generate  # noqa: E402
 from catlm.decoding.scoring import score  # noqa: E402
 from catlm.models.checkpoint import save_checkpoint  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
-from catlm.models.loading import load_model  # noqa: E402
+from catlm.runs import load_run as load_model  # noqa: E402
 
 TEXT = "abracadabra, said the cat; a bad cab.\n"
 CONFIG = {"vocab": 16, "context": 24, "layers": 1, "heads": 2, "dim": 16}

@@ -15,9 +15,9 @@ transformers = pytest.importorskip("transformers", reason="HF transformers (dev 
 from catlm.cli import main  # noqa: E402
 from catlm.convert import convert, packaged  # noqa: E402
 from catlm.data.corpus import read_text  # noqa: E402
-from catlm.decoding.generate import generate  # noqa: E402
+from catlm.runs.generate import generate  # noqa: E402
 from catlm.errors import SpecError  # noqa: E402
-from catlm.models.loading import load_model  # noqa: E402
+from catlm.runs import load_run as load_model  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def hf(gguf_file):
 
 
 def test_the_spec_reads_like_the_paper(run):
-    text = (run.folder.parent.parent / "model.cat").read_text()
+    text = (run.folder / "spec.cat").read_text()
     assert ("llama(layers=30, heads=9, kv_heads=3, ffn=1536, context=8192, rope_base=100000" in text
             and "linear_softmax(tie=emb)" in text and "kernel lm = emb >> bb >> head" in text)
     assert sum(p.numel() for p in run.model.parameters()) == 134_515_008

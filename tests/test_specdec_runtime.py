@@ -22,17 +22,18 @@ from catlm.cli import main  # noqa: E402
 from catlm.data.ngram import NgramSource  # noqa: E402
 from catlm.decoding.drafters import (DraftContext, FeatureHead, HeadTraining,  # noqa: E402
                                      HiddenStateDrafter, LMDrafter, NgramDrafter, PromptLookup,
-                                     Sampling, load_model, load_head, save_head, target_samples,
+                                     Sampling, load_head, save_head, target_samples,
                                      train_feature_head, truncate_cache)
 from catlm.decoding.exact import residual  # noqa: E402
 from catlm.decoding.kvcache import RollbackCache, rollback_cache  # noqa: E402
 from catlm.decoding.rejection import inverse_cdf, verify  # noqa: E402
 from catlm.decoding.runtime import (fast_verify, forward_cost_ratio, pit_test,  # noqa: E402
                                     plain_generate, speculative_generate)
+from catlm.runs import load_run as load_model  # noqa: E402
 from catlm.decoding.drafters import RowLaw  # noqa: E402
 from catlm.decoding.sampling import generate  # noqa: E402
 from catlm.decoding.chisquare import chi_square_test  # noqa: E402
-from catlm.errors import BackendError, SpecError  # noqa: E402
+from catlm.errors import BackendError, UsageError  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
 
 V = 6
@@ -381,14 +382,91 @@ def test_save_and_load_head_round_trip(tmp_path):
 # --- bad input -----------------------------------------------------------------------------------
 
 def test_bad_runs_raise_catlm_errors(target, drafters):
-    with pytest.raises(BackendError, match="exceed the model's context"):
-        speculative_generate(target, drafters["lookup"], 3, PROMPT, 60)
-    with pytest.raises(SpecError, match="prompt is empty"):
+    with pytest.raises(UsageError, match="prompt is empty"):
         speculative_generate(target, drafters["lookup"], 3, [], 5)
-    with pytest.raises(SpecError, match="gamma"):
+    with pytest.raises(UsageError, match="gamma"):
         speculative_generate(target, drafters["lookup"], -1, PROMPT, 5)
     with pytest.raises(BackendError, match="no catlm checkpoint"):
         load_model("/nonexistent/folder")
+
+
+@pytest.mark.parametrize("run", [
+    lambda target, prompt: speculative_generate(target, PromptLookup(V), 3, prompt, 5),
+    lambda target, prompt: plain_generate(target, prompt, 5)])
+@pytest.mark.parametrize("batch", [torch.tensor([PROMPT, PROMPT]), [PROMPT, PROMPT], np.array([PROMPT])])
+def test_a_batch_of_prompts_is_a_usage_error_saying_what_is_supported(target, run, batch):
+    with pytest.raises(UsageError, match="runs one sequence at a time"):
+        run(target, batch)
+
+
+def test_one_prompt_may_be_a_list_an_array_or_a_1d_tensor(target):
+    runs = [plain_generate(target, prompt, 6, Sampling(0.0)).tokens
+            for prompt in (PROMPT, np.array(PROMPT), torch.tensor(PROMPT))]
+    assert runs[0] == runs[1] == runs[2]
+
+
+# --- past the model's context: the window slides as in sampling.generate ---------------------------
+
+C = 16  # a short context, so that prompt + new tokens overrun it within a few blocks
+
+
+@pytest.fixture(scope="module")
+def short_target():
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab=V, context=C, layers=1, heads=2, dim=16)).eval()
+    with torch.no_grad():
+        model.emb.weight.normal_(0.0, 0.2)
+    return model
+
+
+@pytest.fixture(scope="module")
+def short_drafters(short_target):
+    torch.manual_seed(8)
+    small = GPT(GPTConfig(vocab=V, context=C, layers=1, heads=1, dim=8)).eval()
+    corpus = np.random.default_rng(1).integers(0, V, 400)
+    return {"lookup": PromptLookup(V), "ngram": NgramDrafter.from_tokens(corpus, 2, V),
+            "lm": LMDrafter(small, V), "head": HiddenStateDrafter(FeatureHead(16, V), short_target),
+            "target": LMDrafter(short_target, V)}
+
+
+LONG_PROMPT = [0, 1, 2, 3, 4, 5] * 3 + [0, 1]  # 20 tokens > C
+
+
+@pytest.mark.parametrize("name", ["lookup", "ngram", "lm", "head", "target"])
+@pytest.mark.parametrize("gamma", [1, 4])
+@pytest.mark.parametrize("prompt", [PROMPT, LONG_PROMPT], ids=["short", "long"])
+def test_greedy_speculative_past_the_context_is_greedy_generate(short_target, short_drafters,
+                                                                name, gamma, prompt):
+    oracle = generate(short_target, torch.tensor([prompt]), 30, temperature=0.0).tokens[0].tolist()
+    spec = speculative_generate(short_target, short_drafters[name], gamma, prompt, 30, Sampling(0.0))
+    assert spec.tokens == oracle
+    assert plain_generate(short_target, prompt, 30, Sampling(0.0)).tokens == oracle
+
+
+def test_the_target_as_drafter_past_the_context_accepts_every_draft(short_target, short_drafters):
+    spec = speculative_generate(short_target, short_drafters["target"], 4, LONG_PROMPT, 30, Sampling(0.0))
+    assert spec.stats.accepted == spec.stats.drafted > 0
+    assert spec.stats.blocks == 6  # 30 tokens, 5 per call: sliding costs no extra call
+
+
+def sliding_two_token_law(model, prompt, sampling: Sampling) -> dict:
+    """P(x1, x2 | prompt) when each step reads only the last C tokens (nanoGPT's window),
+    from full forward passes without a cache."""
+    def probs(seq):
+        return sampling.probs(model(torch.tensor([seq[-C:]]))[0, -1])
+    with torch.no_grad():
+        p1 = probs(prompt)
+        return {(int(x1), int(x2)): p1[x1] * p2
+                for x1 in np.flatnonzero(p1)
+                for x2, p2 in enumerate(probs(prompt + [int(x1)])) if p2 > 0}
+
+
+@pytest.mark.parametrize("name", ["lm", "head"])
+def test_sampled_tokens_past_the_context_follow_the_sliding_law(short_target, short_drafters, name):
+    law = sliding_two_token_law(short_target, LONG_PROMPT, Sampling(1.0))
+    pairs = [tuple(speculative_generate(short_target, short_drafters[name], 3, LONG_PROMPT, 2,
+                                        Sampling(1.0), seed=s).tokens) for s in range(600)]
+    assert chi_square_test(pairs, law).pvalue > 1e-4
 
 
 # --- the command line ----------------------------------------------------------------------------
@@ -425,11 +503,11 @@ def test_speculate_command_lm_drafter_and_errors(checkpoint, capsys):
     assert main(["speculate", str(checkpoint), "--drafter", f"lm:{checkpoint}", "--gamma", "2",
                  "--max-new", "20", "--temperature", "0", "--prompt", "to"]) == 0
     assert "tokens per target call" in capsys.readouterr().out
-    assert main(["speculate", str(checkpoint), "--drafter", "medusa", "--gamma", "2"]) == 1
+    assert main(["speculate", str(checkpoint), "--drafter", "medusa", "--gamma", "2", "--prompt", "to"]) == 1
     assert "unknown drafter 'medusa'" in capsys.readouterr().err
     assert main(["speculate", str(checkpoint), "--drafter", "lookup", "--gamma", "2",
-                 "--max-new", "500", "--prompt", "to"]) == 1
-    assert "context" in capsys.readouterr().err
+                 "--max-new", "100", "--prompt", "to", "--json"]) == 0  # past the context of 64
+    assert json.loads(capsys.readouterr().out)["speculative"]["emitted"] == 100
     assert main(["speculate", str(checkpoint), "--drafter", "lookup", "--gamma", "2"]) == 1
     assert "not in this char tokenizer" in capsys.readouterr().err  # the default prompt "\n"
     assert main(["speculate", str(Path(checkpoint) / "nope"), "--drafter", "lookup",

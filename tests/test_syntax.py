@@ -20,7 +20,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 GOOD = sorted((FIXTURES / "good").glob("*.cat"))
 from shared_data import DESIGN  # noqa: E402
 SYNTAX = Path(__file__).parent.parent / "catlm" / "syntax"
-N, T, TS = ast.Name, ast.Then, ast.Tensor
+N = ast.Name
+T, TS, C = (lambda *parts: ast.Then(parts)), (lambda *parts: ast.Tensor(parts)), (lambda *parts: ast.Compose(parts))
 
 
 def expr(text: str) -> ast.Expr:
@@ -64,7 +65,7 @@ def test_coin_statements():
     assert spec.statements[4].body == ast.ListLit((
         ast.ListLit((frac("9", "10"), frac("1", "10"))), ast.ListLit((frac("1", "5"), frac("4", "5")))))
     assert spec.statements[5] == ast.KernelDecl(
-        "joint", None, False, T(T(N("flip"), ast.CopyExpr()), TS(ast.Identity(), N("noisy"))))
+        "joint", None, False, T(N("flip"), ast.CopyExpr(), TS(ast.Identity(), N("noisy"))))
     assert spec.statements[6].body == T(N("flip"), ast.CopyExpr(coin))
     assert spec.statements[7] == ast.Law("causal", T(N("noisy"), ast.DeleteExpr()), ast.DeleteExpr())
     assert spec.statements[8] == ast.Law(
@@ -77,7 +78,7 @@ def test_bigram_statements():
     tok, h = ast.ObName("Tok"), ast.ObName("H")
     assert spec.statements[2] == ast.KernelDecl("emb", ast.KernelType(tok, h), True, None)
     assert spec.statements[3] == ast.KernelDecl("head", ast.KernelType(h, tok), False, None)
-    assert spec.statements[5] == ast.KernelDecl("gen2", None, False, ast.Compose(N("head"), N("emb")))
+    assert spec.statements[5] == ast.KernelDecl("gen2", None, False, C(N("head"), N("emb")))
     assert spec.statements[7] == ast.Law("same_gen", N("gen"), N("gen2"))
 
 
@@ -89,7 +90,7 @@ def test_lm_statements():
     assert emb.body == ast.Implementation("embedding", (
         ast.Arg("dim", n("256")), ast.Arg("positions", ast.Ident("learned"))))
     assert spec.statements[5].body == ast.Implementation("linear_softmax", (ast.Arg("tie", ast.Ident("emb")),))
-    assert spec.statements[6].body == T(T(N("emb"), N("bb")), N("head"))
+    assert spec.statements[6].body == T(N("emb"), N("bb"), N("head"))
     assert spec.statements[7] == ast.KernelDecl(
         "draft", ast.KernelType(ast.ObName("H"), ast.ObName("Tok")), False, ast.Implementation("linear_softmax", ()))
 
@@ -99,7 +100,7 @@ def test_spans_point_at_the_source():
     noisy = spec.statements[4]
     assert (noisy.span.line, noisy.span.column, noisy.span.end_line) == (7, 1, 8)
     assert noisy.span.file.endswith("coin.cat")
-    flip = spec.statements[5].body.first.first  # `flip` in `kernel joint = flip >> ...`
+    flip = spec.statements[5].body.parts[0]  # `flip` in `kernel joint = flip >> ...`
     assert (flip.span.line, flip.span.column, flip.span.end_column) == (9, 16, 19)
     row = noisy.body.items[1]
     assert (row.span.line, row.span.column) == (8, 32)
@@ -111,15 +112,16 @@ def test_spans_point_at_the_source():
 # --- precedence and associativity -----------------------------------------------------------------
 
 @pytest.mark.parametrize("text, expected", [
-    ("f >> g >> h", T(T(N("f"), N("g")), N("h"))),
-    ("h ∘ g ∘ f", ast.Compose(N("h"), ast.Compose(N("g"), N("f")))),
+    ("f >> g >> h", T(N("f"), N("g"), N("h"))),
+    ("(f >> g) >> h", T(N("f"), N("g"), N("h"))),  # associativity: chains are flat
+    ("h ∘ g ∘ f", C(N("h"), N("g"), N("f"))),
     ("f >> g @ h", T(N("f"), TS(N("g"), N("h")))),
     ("f @ g >> h", T(TS(N("f"), N("g")), N("h"))),
-    ("f @ g @ h", TS(TS(N("f"), N("g")), N("h"))),
-    ("g ∘ f @ h", ast.Compose(N("g"), TS(N("f"), N("h")))),
-    ("(f >> g) ∘ h", ast.Compose(T(N("f"), N("g")), N("h"))),
-    ("f >> (g ∘ h)", T(N("f"), ast.Compose(N("g"), N("h")))),
-    ("f @ (g @ h)", TS(N("f"), TS(N("g"), N("h")))),
+    ("f @ g @ h", TS(N("f"), N("g"), N("h"))),
+    ("g ∘ f @ h", C(N("g"), TS(N("f"), N("h")))),
+    ("(f >> g) ∘ h", C(T(N("f"), N("g")), N("h"))),
+    ("f >> (g ∘ h)", T(N("f"), C(N("g"), N("h")))),
+    ("f @ (g @ h)", TS(N("f"), N("g"), N("h"))),
     ("((f))", N("f")),
 ])
 def test_diagram_precedence(text, expected):
@@ -130,9 +132,9 @@ def test_applicative_chain_means_the_reversed_diagrammatic_chain():
     """h ∘ g ∘ f lists the same kernels as f >> g >> h, in reverse."""
     def order(e):
         if isinstance(e, ast.Then):
-            return order(e.first) + order(e.second)
+            return [x for p in e.parts for x in order(p)]
         if isinstance(e, ast.Compose):
-            return order(e.inner) + order(e.outer)
+            return [x for p in reversed(e.parts) for x in order(p)]
         return [e.name]
     assert order(expr("h ∘ g ∘ f")) == order(expr("f >> g >> h")) == ["f", "g", "h"]
 
@@ -253,10 +255,11 @@ def test_format_round_trips_every_fixture(path):
 
 def test_format_uses_the_fewest_parentheses():
     assert format_expr(expr("(f >> g) >> h")) == "f >> g >> h"
-    assert format_expr(expr("f >> (g >> h)")) == "f >> (g >> h)"
+    assert format_expr(expr("f >> (g >> h)")) == "f >> g >> h"  # associativity: one flat chain
     assert format_expr(expr("(f @ g) >> (h ∘ k)")) == "f @ g >> (h . k)"
     assert format_expr(expr("h ∘ (g ∘ f)")) == "h . g . f"
-    assert format_expr(expr("(h ∘ g) ∘ f")) == "(h . g) . f"
+    assert format_expr(expr("(h ∘ g) ∘ f")) == "h . g . f"
+    assert format_expr(expr("(f @ g) @ (h @ k)")) == "f @ g @ h @ k"
     assert format_ob(ob("(A @ B)^2 @ (C @ D)")) == "(A @ B)^2 @ (C @ D)"
     assert format_ob(ob("((A^2)*)")) == "A^2*"
     body = parse("kernel k = [(1 - p) / 2, -(2^2), (-2)^2, 2^(1 + 1), a - (b - c), 1 / (2 * 3)]").statements[0].body
@@ -292,8 +295,8 @@ exprs = st.recursive(
     st.one_of(names.map(ast.Name), st.builds(ast.Identity, st.none() | obs), st.builds(ast.DeleteExpr, st.none() | obs),
               st.just(ast.CopyExpr()), st.builds(ast.CopyExpr, obs, st.none() | st.integers(0, 9)),
               st.just(ast.SwapExpr()), st.builds(ast.SwapExpr, obs, obs)),
-    lambda inner: st.one_of(st.builds(ast.Then, inner, inner), st.builds(ast.Compose, inner, inner),
-                            st.builds(ast.Tensor, inner, inner)),
+    lambda inner: st.one_of(*(st.lists(inner, min_size=2, max_size=3).map(lambda ps, op=op: op(tuple(ps)))
+                              for op in (ast.Then, ast.Compose, ast.Tensor))),
     max_leaves=8)
 
 nums = st.recursive(
@@ -415,14 +418,19 @@ def test_any_function_name_parses_as_an_inert_call_record():
 
 def test_nesting_limit():
     assert expr("(" * 10_000 + "f" + ")" * 10_000) == N("f")  # redundant parentheses cost nothing
-    deep = "(f >> " * (MAX_DEPTH - 5) + "f" + ")" * (MAX_DEPTH - 5)
-    assert format_expr(expr(deep)).count("(") == MAX_DEPTH - 6
+    deep = "(f @ (f >> " * (MAX_DEPTH // 2 - 5) + "f" + "))" * (MAX_DEPTH // 2 - 5)
+    assert format_expr(expr(deep)).count("(") == MAX_DEPTH // 2 - 5  # each `>>` inside an `@`
     with pytest.raises(ParseError, match=f"nesting deeper than {MAX_DEPTH}"):
-        expr("(f >> " * 10_000 + "f" + ")" * 10_000)
+        expr("(f @ (f >> " * 10_000 + "f" + "))" * 10_000)
     with pytest.raises(ParseError, match="nesting deeper"):
         parse("kernel k = [" + "[" * 10_000 + "1" + "]" * 10_001)
-    with pytest.raises(ParseError, match="nesting deeper"):
-        expr(" >> ".join(["f"] * 1_000))
+
+
+def test_chains_are_flat_at_any_length():
+    """A chain of 10,000 `>>` (or `@`, or nested brackets of one operator) is one level deep."""
+    assert expr(" >> ".join(["f"] * 10_000)) == ast.Then((N("f"),) * 10_000)
+    assert expr(" @ ".join(["f"] * 10_000)) == ast.Tensor((N("f"),) * 10_000)
+    assert expr("(f >> " * 1_000 + "f" + ")" * 1_000) == ast.Then((N("f"),) * 1_001)
 
 
 # --- error messages -------------------------------------------------------------------------------------

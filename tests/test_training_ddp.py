@@ -1,6 +1,7 @@
 """DDP: two gloo processes take the same steps as one process on the whole global batch."""
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -86,6 +87,10 @@ def test_two_processes_equal_one_process_on_the_global_batch(tmp_path):
     # only rank 0 writes: one checkpoint folder, one plot
     assert latest_checkpoint(tmp_path) is not None and (tmp_path / "loss.png").exists()
     assert "plot 1 None" in results[1].stdout
+    # each rank's dropout stream is its own (seed + rank) and the checkpoint keeps both
+    streams = json.loads((latest_checkpoint(tmp_path) / "state.json").read_text())["rng"]["torch"]
+    seeded = [torch.Generator().manual_seed(CONFIG.seed + r).get_state().tolist() for r in (0, 1)]
+    assert streams == seeded  # no dropout in this model: the streams are as seeded
 
 
 def test_the_global_batch_must_split_over_the_processes():

@@ -10,8 +10,9 @@ is affine, so the constant function is free); whitening gives an L²(µ)-orthono
     ky_fan      Σ top-k λ(Bᵀ D K D B) / Σ top-k λ(M_K) ∈ [0, 1]  (≤ 1 by Cauchy interlacing)
     cka         linear CKA between the µ-centred H and Ψ_k
 
-Baselines: the same scores for Gaussian features of the same width, and for H with its rows
-permuted among the contexts (same geometry, wrong contexts).
+Baselines: the same scores for Gaussian features of the same width, for H with its rows
+permuted among the contexts (same geometry, wrong contexts) and, for a trained model, for the
+same architecture at random initialisation (what the architecture gives before any training).
 
 >>> import numpy as np
 >>> law = np.full(4, 0.25)
@@ -82,28 +83,37 @@ def alignment_scores(H, law, K, k: int) -> AlignmentScores:
 
 @dataclass(frozen=True)
 class Alignment:
-    """Scores of a representation and of its two baselines, with the spectrum of M_K."""
+    """Scores of a representation and of its baselines, with the spectrum of M_K. ``untrained``
+    is the same architecture at its random initialisation, read on the same contexts (None when
+    not measured): the gap between it and ``model`` is what training adds."""
 
     eigenvalues: np.ndarray
     model: AlignmentScores
     random: AlignmentScores
     permuted: AlignmentScores
     k: int
+    untrained: AlignmentScores | None = None
+
+    @property
+    def baselines(self) -> tuple[str, ...]:
+        return ("random", "permuted") + (("untrained",) if self.untrained is not None else ())
 
     def to_dict(self) -> dict:
-        return {"k": self.k, "eigenvalues": self.eigenvalues.tolist(), "model": self.model.to_dict(),
-                "random": self.random.to_dict(), "permuted": self.permuted.to_dict()}
+        found = {"k": self.k, "eigenvalues": self.eigenvalues.tolist(), "model": self.model.to_dict()}
+        return found | {who: getattr(self, who).to_dict() for who in self.baselines}
 
 
-def alignment_with_baselines(H, law, K, k: int, seed: int = 0) -> Alignment:
-    """``alignment_scores`` of H, of Gaussian features of H's width, and of H with rows permuted."""
+def alignment_with_baselines(H, law, K, k: int, seed: int = 0, untrained=None) -> Alignment:
+    """``alignment_scores`` of H, of Gaussian features of H's width, of H with rows permuted and,
+    when given, of the representations ``untrained`` (n, d') of a randomly initialised model."""
     H = np.asarray(H, dtype=float).reshape(len(K), -1)
     rng = np.random.default_rng(seed)
     gaussian = rng.standard_normal(H.shape)
     permuted = H[rng.permutation(len(H))]
     eigenvalues = operator_spectrum(K, law).eigenvalues
-    return Alignment(eigenvalues, alignment_scores(H, law, K, k),
-                     alignment_scores(gaussian, law, K, k), alignment_scores(permuted, law, K, k), k)
+    fresh = None if untrained is None else alignment_scores(np.asarray(untrained, dtype=float), law, K, k)
+    return Alignment(eigenvalues, alignment_scores(H, law, K, k), alignment_scores(gaussian, law, K, k),
+                     alignment_scores(permuted, law, K, k), k, fresh)
 
 
 def normalised_energy(K, law, phi) -> float:

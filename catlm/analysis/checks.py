@@ -1,4 +1,4 @@
-"""Validation of states and kernels of FinStoch before any quantity is computed on them.
+"""States and kernels of FinStoch in the shapes the analysis reads them, checked by ``catlm.stochastic``.
 
 A state on a finite set is a vector of nonnegative entries summing to 1; a kernel X -> Y is an
 array whose trailing axes are the codomain and whose every row is a state (PAPER §1.2). Float
@@ -11,7 +11,7 @@ that exact quantities stay exact.
 >>> as_kernel(np.array([[0.5, 0.6]]), name="kernel 'k'")
 Traceback (most recent call last):
 ...
-catlm.errors.KernelError: row 0 of kernel 'k' sums to 1.1, not 1 (normalise each row over the codomain axes)
+catlm.errors.KernelError: kernel 'k' is not a Markov kernel: row 0 sums to 1.1, not 1 (each row is a distribution over the codomain; fix or normalise the entries)
 """
 from __future__ import annotations
 
@@ -20,21 +20,9 @@ from fractions import Fraction
 import numpy as np
 
 from catlm.errors import KernelError
+from catlm.stochastic import ATOL, as_array, check_rows, is_exact
 
-ATOL = 1e-9
-
-
-def is_exact(array: np.ndarray) -> bool:
-    """Whether ``array`` holds exact numbers (an object array of Fractions or ints)."""
-    return np.asarray(array).dtype == object
-
-
-def as_array(values) -> np.ndarray:
-    """A float64 array, or an object array kept as is when its entries are exact."""
-    array = np.asarray(values)
-    if array.dtype == object:
-        return np.vectorize(Fraction, otypes=[object])(array) if array.size else array
-    return array.astype(np.float64)
+__all__ = ["ATOL", "is_exact", "as_kernel", "as_law", "uniform_law"]
 
 
 def as_kernel(values, n_inputs: int | None = None, *, name: str = "kernel",
@@ -44,14 +32,13 @@ def as_kernel(values, n_inputs: int | None = None, *, name: str = "kernel",
     ``n_inputs`` is how many leading axes are the domain (default ``ndim - 1``); a 1-D array is a
     state, i.e. a kernel out of the unit I, and becomes one row.
     """
-    array = as_array(values)
+    array = as_array(values, name)
     n_inputs = max(array.ndim - 1, 0) if n_inputs is None else n_inputs
     if not 0 <= n_inputs < max(array.ndim, 1):
         raise KernelError(f"{name} has {array.ndim} axes but n_inputs={n_inputs}; "
                           "the codomain needs at least one trailing axis")
     rows = array.reshape(int(np.prod(array.shape[:n_inputs], dtype=np.int64)), -1)
-    _check_rows(rows, name, atol)
-    return rows
+    return check_rows(rows, name, atol)
 
 
 def as_law(values, size: int | None = None, *, name: str = "law", atol: float = ATOL) -> np.ndarray:
@@ -68,25 +55,3 @@ def uniform_law(size: int, exact: bool = False) -> np.ndarray:
     if exact:
         return np.array([Fraction(1, size)] * size, dtype=object)
     return np.full(size, 1.0 / size)
-
-
-def _check_rows(rows: np.ndarray, name: str, atol: float) -> None:
-    if rows.dtype != object and np.isnan(rows).any():
-        row = int(np.argwhere(np.isnan(rows))[0, 0])
-        raise KernelError(f"row {row} of {name} contains NaN",
-                          hint="check the computation that produced it")
-    negative = np.argwhere(rows < 0)
-    if negative.size:
-        row, col = (int(i) for i in negative[0])
-        raise KernelError(f"row {row} of {name} has a negative entry {rows[row, col]} at column {col}",
-                          hint="kernel and law entries are probabilities")
-    sums = rows.sum(axis=1)
-    bad = np.flatnonzero(sums != 1) if rows.dtype == object else np.flatnonzero(abs(sums - 1) > atol)
-    if bad.size:
-        row = int(bad[0])
-        raise KernelError(f"row {row} of {name} sums to {_show(sums[row])}, not 1",
-                          hint="normalise each row over the codomain axes")
-
-
-def _show(value) -> str:
-    return str(value) if isinstance(value, Fraction) else f"{float(value):.6g}"

@@ -23,6 +23,7 @@ from fractions import Fraction
 from collections.abc import Callable
 
 import numpy as np
+from scipy.special import logsumexp
 
 from catlm.errors import SpecError
 
@@ -55,16 +56,60 @@ def _plain(value):
 
 
 def renyi(p: np.ndarray, q: np.ndarray, alpha: float) -> float:
-    """Rényi divergence of order α ≥ 0: 1/(α−1) log Σ p^α q^(1−α); α = 1 is KL."""
+    """Rényi divergence of order α ∈ [0, ∞]: 1/(α−1) log Σ p^α q^(1−α); α = 1 is KL and α = ∞
+    the max-divergence log max_{p>0} p/q (both the limits of the formula)."""
     if alpha == 1:
         return kl(p, q)
     support = p > 0
     if alpha > 1 and np.any(q[support] == 0):
         return math.inf
+    p = p.astype(float)
+    weights = p / p.sum()
     both = support & (q > 0)
-    ps, qs = p[both].astype(float), q[both].astype(float)
-    total = float(np.sum(ps ** alpha * qs ** (1 - alpha)))
-    return math.inf if total == 0 else math.log(total) / (alpha - 1)
+    outside = float(weights[support & ~both].sum())
+    ratios = np.log(p[both]) - np.log(q[both].astype(float))
+    return float(renyi_mean(weights[both], ratios, alpha, outside))
+
+
+def renyi_mean(weights: np.ndarray, log_ratios: np.ndarray, alpha: float, outside=0.0):
+    """1/(α−1) log Σ w e^{(α−1) r} along the last axis: the Rényi divergence written with the
+    weights w = p on supp p ∩ supp q and the log-ratios r = log p/q there, ``outside`` the mass of
+    p off supp q (α < 1 only). Evaluated so that it is continuous in α everywhere:
+
+    * α = ∞: max r over w > 0 (the max-divergence);
+    * |α − 1| · max |r| ≤ 1e-4 (and no mass outside): the cumulant series about α = 1;
+    * |α − 1| · max |r| ≤ 1: log1p(Σ w expm1((α−1) r) − outside) / (α−1), which tends to the KL
+      divergence Σ w r as α → 1 without the cancellation of log(1 + tiny) / tiny;
+    * otherwise (large α) a log-sum-exp, which cannot overflow.
+    Entries with w = 0 take no part. Works row-wise on arrays (…, n).
+    """
+    weights, log_ratios = np.asarray(weights, dtype=float), np.asarray(log_ratios, dtype=float)
+    present = weights > 0
+    r = np.where(present, log_ratios, 0.0)
+    if alpha == math.inf:
+        return np.max(np.where(present, r, -math.inf), axis=-1)
+    t = alpha - 1.0
+    if t == 0:
+        return np.sum(weights * r, axis=-1)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        near = np.log1p(np.sum(weights * np.expm1(t * r), axis=-1) - outside) / t
+        far = logsumexp(np.where(present, t * r + np.log(np.where(present, weights, 1.0)), -math.inf),
+                        axis=-1) / t
+        tiny = _cumulant_series(weights, r, t)
+    spread = np.abs(t) * np.max(np.abs(r), axis=-1, initial=0.0)
+    result = np.where(spread <= 1.0, near, far)
+    return np.where((spread <= 1e-4) & (np.asarray(outside) == 0), tiny, result)
+
+
+def _cumulant_series(weights: np.ndarray, r: np.ndarray, t: float):
+    """log E_w[e^{t r}] / t = κ1 + t κ2/2 + t² κ3/6 + t³ κ4/24 + O(t⁴ r⁵): exact to rounding when
+    |t r| ≤ 1e-4, where even log1p/expm1 keeps only about 12 digits."""
+    total = np.sum(weights, axis=-1, keepdims=True)
+    w = weights / total
+    mean = np.sum(w * r, axis=-1, keepdims=True)
+    centred = r - mean
+    m2, m3, m4 = (np.sum(w * centred ** k, axis=-1) for k in (2, 3, 4))
+    return mean[..., 0] + t * m2 / 2 + t ** 2 * m3 / 6 + t ** 3 * (m4 - 3 * m2 ** 2) / 24
 
 
 def hellinger(p: np.ndarray, q: np.ndarray) -> float:
@@ -108,8 +153,8 @@ def lookup(name: str, alpha: float | None = None, base: float | None = None) -> 
 
 
 def _check_options(name, alpha, base, logarithmic, needs_alpha) -> None:
-    if needs_alpha and (alpha is None or alpha < 0):
-        raise SpecError(f"divergence {name!r} needs an order alpha >= 0, e.g. alpha=2")
+    if needs_alpha and (alpha is None or not alpha >= 0):
+        raise SpecError(f"divergence {name!r} needs an order alpha in [0, inf], e.g. alpha=2, got {alpha}")
     if not needs_alpha and alpha is not None:
         raise SpecError(f"divergence {name!r} takes no alpha; alpha is the order of 'renyi'")
     if base is not None and not logarithmic:

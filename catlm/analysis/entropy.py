@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from typing import NamedTuple
 
 import numpy as np
 
 from catlm.analysis.checks import as_kernel, as_law, is_exact, uniform_law
-from catlm.analysis.divergences import kl, lookup
+from catlm.analysis.divergences import kl, lookup, renyi_mean
 from catlm.errors import KernelError, SpecError
 
 
@@ -45,30 +46,52 @@ def _log(base: float | None) -> float:
     return 1.0 if base is None else math.log(base)
 
 
-def _renyi_closed(p: np.ndarray, alpha: float) -> float:
-    if alpha == 1:
-        return shannon(p)
-    support = p[p > 0].astype(float)
-    return math.log(np.sum(support ** (2 - alpha))) / (alpha - 1)
+def _floats(p: np.ndarray) -> np.ndarray:
+    return np.asarray(p, dtype=float)
 
 
-def _js_closed(p: np.ndarray) -> float:
-    p = p[p > 0].astype(float)
-    collision = float(np.sum(p * p))
-    diagonal_term = np.sum(p * np.log(2 / (1 + p)))  # KL(Δp ‖ m) on the diagonal
-    product_term = np.sum(p * p * np.log(2 * p / (1 + p))) + (1 - collision) * math.log(2)
-    return float(0.5 * diagonal_term + 0.5 * product_term)
+def _shannon_rows(p: np.ndarray, alpha) -> np.ndarray:
+    p = _floats(p)
+    return -np.sum(p * np.log(np.where(p > 0, p, 1.0)), axis=-1)
 
 
-# Ψ_D(p) in closed form, a function of (p, alpha); values before any change of base
+def _renyi_rows(p: np.ndarray, alpha: float) -> np.ndarray:
+    # D_α(Δp ‖ p ⊗ p): weight p_y at the diagonal cell, log-ratio log(p_y / p_y²) = −log p_y;
+    # = log Σ p^(2−α) / (α − 1), −log min p at α = ∞ and Shannon at α = 1
+    p = _floats(p)
+    return renyi_mean(p, -np.log(np.where(p > 0, p, 1.0)), alpha)
+
+
+def _js_rows(p: np.ndarray, alpha) -> np.ndarray:
+    p = _floats(p)
+    positive = p > 0
+    safe = np.where(positive, p, 1.0)
+    collision = np.sum(p * p, axis=-1)
+    diagonal_term = np.sum(np.where(positive, p * np.log(2 / (1 + safe)), 0.0), axis=-1)
+    product_term = np.sum(np.where(positive, p * p * np.log(2 * safe / (1 + safe)), 0.0), axis=-1) \
+        + (1 - collision) * math.log(2)      # cells off the diagonal: KL(p⊗p ‖ m) there is log 2
+    return 0.5 * diagonal_term + 0.5 * product_term
+
+
+# Ψ_D(p) = D(Δp ‖ p ⊗ p) in closed form: THE table of catlm's closed forms (the exact analyses and
+# the torch estimators both read it). Each maps states (..., |Y|) and alpha to (...), before any
+# change of base; TV and χ² stay exact on Fractions.
 CLOSED_FORMS: dict[str, Callable] = {
-    "kl": lambda p, alpha: shannon(p),
-    "tv": lambda p, alpha: 1 - np.sum(p * p),
-    "renyi": _renyi_closed,
-    "chi2": lambda p, alpha: int(np.count_nonzero(p > 0)) - 1,
-    "hellinger": lambda p, alpha: float(1 - np.sum(p.astype(float) ** 1.5)),
-    "js": lambda p, alpha: _js_closed(p),
+    "kl": _shannon_rows,                                                   # Shannon entropy
+    "tv": lambda p, alpha: 1 - np.sum(p * p, axis=-1),                      # Gini–Simpson
+    "renyi": _renyi_rows,                                                  # Rényi of order 2 − α
+    "chi2": lambda p, alpha: np.count_nonzero(p > 0, axis=-1) - 1,          # |supp p| − 1
+    "hellinger": lambda p, alpha: 1 - np.sum(_floats(p) ** 1.5, axis=-1),   # 1 − Σ p^{3/2}
+    "js": _js_rows,
 }
+
+
+def closed_form(divergence: str, p, alpha: float | None = None):
+    """Ψ_D of every row of ``p`` (..., |Y|) from ``CLOSED_FORMS``; a plain number for one state."""
+    value = CLOSED_FORMS[divergence](p, alpha)
+    if np.ndim(value) == 0:
+        return value if isinstance(value, Fraction) else (int(value) if divergence == "chi2" else float(value))
+    return value
 
 
 def pointwise_entropy(p, divergence: str = "kl", *, alpha: float | None = None,
@@ -84,8 +107,10 @@ def _pointwise(divergence: str, alpha, base, method: str) -> Callable:
         return lambda p: compare(np.diag(p), np.outer(p, p))
     if method != "closed":
         raise SpecError(f"unknown method {method!r}; choose from closed, definition")
-    closed, scale = CLOSED_FORMS[divergence], _log(base)
-    return (lambda p: closed(p, alpha)) if scale == 1.0 else (lambda p: closed(p, alpha) / scale)
+    scale = _log(base)
+    if scale == 1.0:
+        return lambda p: closed_form(divergence, p, alpha)
+    return lambda p: closed_form(divergence, p, alpha) / scale
 
 
 def _reduce_mean(values: np.ndarray, law: np.ndarray):

@@ -28,6 +28,8 @@ import scipy.optimize
 import torch
 
 from catlm.analysis.alignment import Alignment, alignment_with_baselines
+from catlm.analysis.divergences import lookup
+from catlm.analysis.entropy import CLOSED_FORMS
 from catlm.analysis.geometry import mean_anisotropy, pullback_metric
 from catlm.analysis.spectral import similarity_kernel
 from catlm.errors import BackendError, SpecError
@@ -105,37 +107,15 @@ def _log_probs(W, b, hidden: np.ndarray):
 
 # --- categorical entropy of the head ---------------------------------------------------------------
 
-def _shannon(logp, alpha):
-    return -np.sum(np.exp(logp) * logp, axis=1)
-
-
-def _renyi(logp, alpha):
-    if alpha == 1:
-        return _shannon(logp, alpha)
-    return np.log(np.sum(np.exp((2 - alpha) * logp), axis=1)) / (alpha - 1)
-
-
-# Ψ_D(p) in closed form on rows of log-probabilities (PAPER §1.3); softmax has full support
-PSI = {
-    "kl": _shannon,
-    "tv": lambda logp, alpha: 1 - np.sum(np.exp(2 * logp), axis=1),
-    "renyi": _renyi,
-    "chi2": lambda logp, alpha: np.full(len(logp), logp.shape[1] - 1.0),
-    "hellinger": lambda logp, alpha: 1 - np.sum(np.exp(1.5 * logp), axis=1),
-}
-
-
 def head_entropies(model, readout: Readout, divergence: str = "kl", alpha: float | None = None
                    ) -> np.ndarray:
-    """Ψ_D(k_head(h)) at every hidden state of ``readout`` (N,)."""
-    if divergence not in PSI:
-        raise SpecError(f"unknown divergence {divergence!r}; choose from {', '.join(sorted(PSI))}")
-    if divergence == "renyi" and alpha is None:
-        raise SpecError("divergence 'renyi' needs an order alpha, e.g. alpha=2")
+    """Ψ_D(k_head(h)) at every hidden state of ``readout`` (N,), for every divergence of
+    ``catlm.analysis.entropy.CLOSED_FORMS`` (JS and Rényi of any order in [0, ∞] included)."""
+    lookup(divergence, alpha)   # validates the name and the order
     W, b = head_weights(model)
     values = np.empty(len(readout.hidden))
     for rows, logp in _log_probs(W, b, readout.hidden):
-        values[rows] = PSI[divergence](logp, alpha)
+        values[rows] = CLOSED_FORMS[divergence](np.exp(logp), alpha)
     return values
 
 
@@ -350,29 +330,47 @@ def context_states(model, tokens, teacher, n_contexts: int = 512, block: int | N
 
 def spectral_alignment(model, tokens, teacher, k: int = 8, *, kernel: str = "bhattacharyya",
                        n_contexts: int = 512, block: int | None = None, limit: int | None = None,
-                       seed: int = 0) -> Alignment:
+                       seed: int = 0, untrained=None) -> Alignment:
     """Whitened E[h | context] against the top-k eigenfunctions of M_K, K built from the teacher's
     kernel on its most frequent contexts (µ: their frequency among the positions), with the random
-    and permuted baselines of ``catlm.analysis.alignment``."""
+    and permuted baselines of ``catlm.analysis.alignment`` and, given ``untrained`` (a model of the
+    same architecture at initialisation, see ``untrained_model``), its scores on the same tokens."""
     states = context_states(model, tokens, teacher, n_contexts, block, limit)
     if len(states.rows) <= k:
         raise SpecError(f"only {len(states.rows)} teacher contexts occur; k={k} needs more",
                         hint="lower k or use more tokens")
     P = teacher.kernel_sparse()[states.rows].toarray()
     K = similarity_kernel(P, kernel)
-    return alignment_with_baselines(states.hidden, states.law, K, k, seed)
+    fresh = None
+    if untrained is not None:   # the same contexts: the rows depend on the tokens and teacher only
+        raw = tokens.tokens if isinstance(tokens, Readout) else tokens
+        fresh = context_states(untrained, raw, teacher, n_contexts, block, limit).hidden
+    return alignment_with_baselines(states.hidden, states.law, K, k, seed, fresh)
 
 
 # --- models from checkpoints ----------------------------------------------------------------------
 
 def load_model(path: str | Path):
     """(model, tokenizer, state) from a training output folder or one checkpoint folder."""
-    from catlm.models.loading import load_model as load
+    from catlm.runs.loading import load_model as load
     loaded = load(path)
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="analyze checkpoints written by catlm train")
     return loaded.model, loaded.tokenizer, loaded.state
+
+
+def untrained_model(state: dict, like, seed: int = 0):
+    """The architecture of a checkpoint's ``state`` at its random initialisation (seeded, without
+    touching the global torch RNG), in ``like``'s dtype and device: the baseline that says how
+    much of an analysis is the architecture and how much is training."""
+    from catlm.runs.loading import REBUILD
+    rebuild = next(r for key, r in REBUILD.items() if key(state))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = rebuild(state)
+    parameter = next(like.parameters())
+    return fresh.to(parameter.device, parameter.dtype).eval()
 
 
 def validation_tokens(tokens, state: dict) -> np.ndarray:

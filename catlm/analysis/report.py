@@ -1,8 +1,9 @@
-"""Analysis reports: a folder with ``report.md`` (tables, embedded figures), PNGs and ``report.json``.
+"""catlm's one report writer: a folder with ``report.md`` (tables, figures, chapters), PNGs and ``report.json``.
 
-The presentation stage of ``catlm analyze`` and of the experiments in ``notebooks/experiments``:
-numbers come in as plain tables and series, go out as Markdown, JSON and matplotlib figures
-(Agg canvas, imported only when a figure is drawn). Nothing here computes a quantity.
+The presentation stage of ``catlm analyze``, ``catlm demo`` and ``catlm experiment``: numbers come
+in as plain tables and series, go out as Markdown, JSON and matplotlib figures (Agg canvas,
+imported only when a figure is drawn). A report is a title, summary lines, tables and figures,
+then numbered chapters (the demo's sections). Nothing here computes a quantity.
 
 >>> import json, tempfile
 >>> report = Report("demo", ("one line",), (Table("t", ("name", "value"), (("H", 0.5),)),), (), {"H": 0.5})
@@ -36,12 +37,20 @@ class Figure:
 
 
 @dataclass(frozen=True)
+class Chapter:
+    title: str
+    markdown: str      # paragraphs of Markdown, tables already rendered
+    figures: tuple = ()
+
+
+@dataclass(frozen=True)
 class Report:
     title: str
     summary: tuple     # lines of text
     tables: tuple
     figures: tuple
     data: dict
+    chapters: tuple = ()  # numbered ``## 1. title`` after the tables and figures
 
 
 def cell(value) -> str:
@@ -61,9 +70,14 @@ def markdown(report: Report) -> str:
     lines = [f"# {report.title}", "", *report.summary, ""]
     for table in report.tables:
         lines += markdown_table(table)
-    for figure in report.figures:
-        lines += [f"![{figure.caption}]({figure.file})", "", f"*{figure.caption}*", ""]
+    lines += _figures(report.figures)
+    for i, chapter in enumerate(report.chapters, 1):
+        lines += [f"## {i}. {chapter.title}", "", chapter.markdown, "", *_figures(chapter.figures)]
     return "\n".join(lines)
+
+
+def _figures(figures) -> list[str]:
+    return [line for f in figures for line in (f"![{f.caption}]({f.file})", "", f"*{f.caption}*", "")]
 
 
 def plain(value):
@@ -81,7 +95,8 @@ def plain(value):
 
 
 def write_report(report: Report, out_dir) -> Path:
-    """Write ``report.md`` and ``report.json`` into ``out_dir`` (figures are already there)."""
+    """Write ``report.md`` and ``report.json`` into ``out_dir`` (figures are already there);
+    returns the folder."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(markdown(report), encoding="utf-8")

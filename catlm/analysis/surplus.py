@@ -70,12 +70,21 @@ def _check_successor(P: np.ndarray, successor: np.ndarray) -> None:
                           hint="every transition of positive probability needs a successor context")
 
 
-def _encoder_matrix(encoder, n: int) -> np.ndarray:
+def _checked_labels(encoder, n: int) -> np.ndarray:
     encoder = np.asarray(encoder)
-    if encoder.ndim == 1:
-        if encoder.shape[0] != n or encoder.dtype.kind not in "iu" or (encoder < 0).any():
-            raise KernelError(f"an encoder given as labels needs {n} nonnegative integers")
-        return np.eye(int(encoder.max()) + 1)[encoder]
+    if encoder.shape != (n,) or encoder.dtype.kind not in "iu" or (encoder < 0).any():
+        raise KernelError(f"an encoder given as labels needs {n} nonnegative integers")
+    return encoder
+
+
+def _encoder_matrix(encoder, n: int):
+    """E (n, m): a sparse 0/1 matrix for an encoder given as labels (never the dense one-hot
+    n × m array, gigabytes at order 3 and beyond), else the dense kernel given."""
+    if np.ndim(encoder) == 1:
+        labels = _checked_labels(encoder, n)
+        m = int(labels.max(initial=-1)) + 1
+        return sp.csr_matrix((np.ones(n), (np.arange(n), labels)), shape=(n, m))
+    encoder = np.asarray(encoder)
     if encoder.shape[0] != n:
         raise KernelError(f"encoder has {encoder.shape[0]} rows but there are {n} contexts")
     return as_kernel(encoder, 1, name="encoder").astype(float)
@@ -101,12 +110,12 @@ def joint_state(context_law, kernel, encoder, steps: int | None = None):
     if sp.issparse(kernel):
         law = as_law(context_law, kernel.shape[0], name="context law")
         _check_sparse_rows(kernel)
-        E = _encoder_matrix(encoder, kernel.shape[0])
-        return sp.csr_matrix(E.T) @ (sp.diags(law) @ sp.csr_matrix(kernel)), vocab, steps
+        E = sp.csr_matrix(_encoder_matrix(encoder, kernel.shape[0]))
+        return E.T.tocsr() @ (sp.diags(law) @ sp.csr_matrix(kernel)), vocab, steps
     P = as_kernel(np.asarray(kernel).reshape(kernel.shape[0], -1), 1, name="K-step kernel")
     law = as_law(context_law, len(P), name="context law")
     E = _encoder_matrix(encoder, len(P))
-    return E.T @ (law[:, None] * P), vocab, steps
+    return np.asarray(E.T @ (law[:, None] * P)), vocab, steps
 
 
 def _check_sparse_rows(kernel) -> None:
@@ -125,20 +134,35 @@ def _cells(joint) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return coo.row[keep], coo.col[keep], coo.data[keep]
 
 
-def _group(*keys: np.ndarray) -> np.ndarray:
-    """Dense labels 0..g-1 of the distinct tuples of ``keys`` over the cells."""
-    labels = np.zeros(len(keys[0]), dtype=np.int64)
+def _labelled_cells(law: np.ndarray, kernel, labels: np.ndarray):
+    """(h, w, p) straight from a sparse K-step kernel and an encoder given as labels: one cell per
+    stored path, h = label of its context and p = µ(x) P^(K)(x, w). Cells may repeat an (h, w)
+    pair; every sum below is over cells, so repeats add up exactly as the joint state would."""
+    kernel = sp.csr_matrix(kernel)
+    rows = np.repeat(np.arange(kernel.shape[0]), np.diff(kernel.indptr))
+    p = law[rows] * kernel.data
+    keep = p > 0
+    return labels[rows[keep]], kernel.indices[keep].astype(np.int64), p[keep]
+
+
+def _group(*keys: np.ndarray) -> tuple[np.ndarray, int]:
+    """Labels of the distinct tuples of ``keys`` over the cells, and how many labels there are.
+
+    The mixed-radix code of the tuple is the label itself when there are few enough codes
+    (a bincount over them is then no larger than the cells); otherwise codes are relabelled densely.
+    """
+    labels, size = np.zeros(len(keys[0]), dtype=np.int64), 1
     for key in keys:
         width = int(key.max(initial=0)) + 1
-        if int(labels.max(initial=0) + 1) * width >= 2 ** 62:  # relabel densely before combining
-            labels = np.unique(labels, return_inverse=True)[1].ravel()
-        labels = labels * width + key
-    return np.unique(labels, return_inverse=True)[1].ravel()
+        if size * width >= 2 ** 62:  # relabel densely before combining
+            labels, size = _dense(labels)
+        labels, size = labels * width + key, size * width
+    return _dense(labels) if size > max(4 * len(labels), 2 ** 20) else (labels, size)
 
 
-def _mass(p: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """The marginal mass of each group, indexed by label."""
-    return np.bincount(labels, weights=p)
+def _dense(labels: np.ndarray) -> tuple[np.ndarray, int]:
+    distinct, inverse = np.unique(labels, return_inverse=True)
+    return inverse.ravel(), len(distinct)
 
 
 def _entropy(mass: np.ndarray) -> float:
@@ -146,17 +170,22 @@ def _entropy(mass: np.ndarray) -> float:
     return float(-np.sum(mass * np.log(mass)))
 
 
-def _kl_terms(joint, vocab: int, steps: int) -> tuple[float, float, float, float]:
-    """(I(H; W_{2:K} | W_1), I(H; W_1), I(H; W_{1:K}), H(W_{2:K} | W_1)) in nats."""
-    h, w, p = _cells(joint)
+def _kl_terms(h: np.ndarray, w: np.ndarray, p: np.ndarray, vocab: int, steps: int
+              ) -> tuple[float, float, float, float]:
+    """(I(H; W_{2:K} | W_1), I(H; W_1), I(H; W_{1:K}), H(W_{2:K} | W_1)) in nats, from the cells
+    (h, w, p) of the joint state (w the base-V code of w_1..w_K, w_1 its leading digit)."""
     first = w // vocab ** (steps - 1)
-    labels = {"h": _group(h), "f": _group(first), "w": _group(w),
-              "hf": _group(h, first), "hw": _group(h, w)}
-    mass = {key: _mass(p, value) for key, value in labels.items()}
-    H = {key: _entropy(value) for key, value in mass.items()}
-    # I(H; R | F) = Σ p(h,f,r) log p(h,f,r) p(f) / (p(h,f) p(f,r)) over the cells (F, R) = W
-    at = lambda key: mass[key][labels[key]]
-    cmi = float(np.sum(p * np.log(at("hw") * at("f") / (at("hf") * at("w")))))
+    # I(H; R | F) = Σ p(h,f,r) log p(h,f,r) p(f) / (p(h,f) p(f,r)) over the cells (F, R) = W,
+    # accumulated in place: one array of the cells' size at a time besides (h, w, p)
+    log_ratio, H = np.zeros(len(p)), {}
+    for key, sign in (("hw", 1.0), ("f", 1.0), ("hf", -1.0), ("w", -1.0), ("h", 0.0)):
+        labels, size = _group(*{"h": (h,), "f": (first,), "w": (w,), "hf": (h, first), "hw": (h, w)}[key])
+        mass = np.bincount(labels, weights=p, minlength=size)
+        H[key] = _entropy(mass)
+        if sign:
+            log_ratio += sign * np.log(mass[labels])
+        del labels, mass
+    cmi = float(p @ log_ratio)
     mi_first = H["h"] + H["f"] - H["hf"]
     mi_block = H["h"] + H["w"] - H["hw"]
     return max(cmi, 0.0), max(mi_first, 0.0), max(mi_block, 0.0), H["w"] - H["f"]
@@ -171,14 +200,27 @@ def information_surplus(context_law, k_step_kernel, encoder, form: str = "cmi",
     if form == "cmi" and divergence != "kl":
         raise SpecError(f"form='cmi' is the chain-rule surplus and needs divergence='kl', not "
                         f"{divergence!r}", hint="use form='difference' for other divergences")
-    joint, vocab, steps = joint_state(context_law, k_step_kernel, encoder, steps)
-    cmi, mi_first, mi_block, bound = _kl_terms(joint, vocab, steps)
+    if divergence == "kl" and sp.issparse(k_step_kernel) and np.ndim(encoder) == 1:
+        cmi, mi_first, mi_block, bound = _kl_terms(*_sparse_labelled(context_law, k_step_kernel,
+                                                                     encoder, steps))
+    else:
+        joint, vocab, steps = joint_state(context_law, k_step_kernel, encoder, steps)
+        cmi, mi_first, mi_block, bound = _kl_terms(*_cells(joint), vocab, steps)
     scale = 1.0 if base is None else math.log(base)
     if divergence != "kl":
         mi_block, mi_first = _divergence_mis(joint, vocab, steps, divergence, alpha, base)
         return Surplus(mi_block - mi_first, mi_block, mi_first, bound / scale)
     value = cmi if form == "cmi" else mi_block - mi_first
     return Surplus(value / scale, mi_block / scale, mi_first / scale, bound / scale)
+
+
+def _sparse_labelled(context_law, kernel, encoder, steps):
+    """The cells, V and K of a sparse K-step kernel with an encoder given as labels, checked."""
+    vocab, steps = _block_shape(kernel, steps)
+    law = as_law(context_law, kernel.shape[0], name="context law").astype(float)
+    _check_sparse_rows(kernel)
+    labels = _checked_labels(encoder, kernel.shape[0])
+    return (*_labelled_cells(law, kernel, labels), vocab, steps)
 
 
 def _divergence_mis(joint, vocab, steps, divergence, alpha, base) -> tuple[float, float]:

@@ -1,4 +1,4 @@
-"""FinStoch: a typed diagram as ONE tensor contraction (numpy + opt_einsum).
+"""FinStoch: a typed diagram as ONE tensor contraction (numpy, planned by ``catlm.backends.contraction``).
 
 The target category of the exact backends is FinStoch (PAPER.md §1.2): objects are finite sets,
 a kernel ``f : X1 @ X2 -> Y1 @ Y2`` is an array of shape ``(|X1|, |X2|, |Y1|, |Y2|)`` summing to 1
@@ -9,8 +9,10 @@ permutes indices, and an identity makes an input index an output index. No ``f @
 Kronecker product is ever built; an index the output repeats (a copy straight to the output) is
 placed on the diagonal by index arithmetic after the contraction.
 
-The index plan is cached per wiring and the ``opt_einsum.contract_expression`` per (equation,
-shapes), so a second evaluation of the same diagram only gathers tensors and contracts.
+The index plan is cached per wiring, and the contraction order (``catlm.backends.contraction``,
+shared with the torch backend) per contraction, so a second evaluation of the same diagram only
+gathers tensors and contracts. Operands come in the schedule's topological order, which the
+planner uses: a chain or a tree contracts along its frontier.
 
 >>> import numpy as np
 >>> from catlm.core.types import Finite, Ty
@@ -36,13 +38,13 @@ from typing import Callable
 import numpy as np
 import opt_einsum as oe
 
+from catlm.backends import contraction as cn
 from catlm.core.diagram import Box, Copy, Delete, Step, Swap, Wiring
-from catlm.errors import BackendError, BudgetError, format_bytes
+from catlm.errors import BackendError
 
 DEFAULT_BUDGET = 2 ** 31           # bytes: 2 GiB
 EXACT_ENTRY_BYTES = 64             # a pointer plus a small Fraction, a conservative estimate
-OPTIMAL_MAX, DP_MAX = 4, 64        # path search by operand count (see _path)
-PLAN_CACHE_SIZE, EXPR_CACHE_SIZE = 512, 512
+PLAN_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,7 @@ class Plan:
     reduced: str
     axes: str
     sizes: tuple[tuple[str, int], ...]
+    contraction: cn.Contraction
 
     @property
     def equation(self) -> str:
@@ -79,17 +82,14 @@ class Plan:
 
 @dataclass
 class CacheInfo:
-    """Counters of the two caches (plans per wiring, contract expressions per equation)."""
+    """Counters of the cache of index plans per wiring (contraction orders: ``contraction.CACHE``)."""
 
     plan_hits: int = 0
     plan_misses: int = 0
-    expr_hits: int = 0
-    expr_misses: int = 0
 
 
 CACHE = CacheInfo()
 _PLANS: OrderedDict[int, tuple[Wiring, Plan]] = OrderedDict()
-_EXPRS: OrderedDict[tuple, tuple[oe.contract.ContractExpression, object]] = OrderedDict()
 
 
 # --- the index plan ------------------------------------------------------------------------------
@@ -147,7 +147,15 @@ def _build_plan(wiring: Wiring) -> Plan:
     reduced = "".join(dict.fromkeys(axes))
     covered = set("".join(op.indices for op in operands))
     operands += [Operand(i, (size[i],)) for i in reduced if i not in covered]
-    return Plan(tuple(operands), reduced, axes, tuple(sorted(size.items())))
+    return Plan(tuple(operands), reduced, axes, tuple(sorted(size.items())),
+                _contraction(operands, reduced, size))
+
+
+def _contraction(operands: list[Operand], reduced: str, size: dict[str, int]) -> cn.Contraction:
+    """The plan's einsum with integer index ids, as the planner takes it."""
+    ids = {i: k for k, i in enumerate(size)}
+    return cn.Contraction(tuple(tuple(ids[i] for i in op.indices) for op in operands),
+                          tuple(ids[i] for i in reduced), tuple(size.values()))
 
 
 def _require_finite(wiring: Wiring) -> None:
@@ -176,59 +184,25 @@ def _remember(cache: OrderedDict, key, value, limit: int) -> None:
         cache.popitem(last=False)
 
 
-# --- the contraction path and the budget ---------------------------------------------------------
+# --- the budget and the contraction ------------------------------------------------------------
 
-def _sequential(n: int) -> list[tuple[int, int]]:
-    """Contract in schedule order: the running result absorbs the next operand (a state first)."""
-    return [(0, 1)] + [(0, n - 2 - k) for k in range(n - 2)]
-
-
-def _path(equation: str, shapes: tuple) -> tuple[list, object]:
-    """``optimal`` for few operands, ``dp`` up to DP_MAX, else the cheaper of greedy and sequential.
-
-    ``dp`` is exact on chains (a state through 16 kernels: 22 ms vs 4.1 s with greedy at n = 2048)
-    but its search grows quickly, hence the fallback for long diagrams.
-    """
-    n = len(shapes)
-    if n < 2:
-        return oe.contract_path(equation, *shapes, shapes=True, optimize="auto")
-    if n <= DP_MAX:
-        return oe.contract_path(equation, *shapes, shapes=True,
-                                optimize="optimal" if n <= OPTIMAL_MAX else "dp")
-    tries = [oe.contract_path(equation, *shapes, shapes=True, optimize=opt)
-             for opt in ("greedy", _sequential(n))]
-    return min(tries, key=lambda t: (t[1].opt_cost, t[1].largest_intermediate))
+def entry_bytes(exact: bool) -> int:
+    return EXACT_ENTRY_BYTES if exact else 8
 
 
-def expression(plan: Plan) -> tuple[oe.contract.ContractExpression, object]:
-    """The cached contract expression of a plan and opt_einsum's path info (FLOPs, sizes)."""
-    key = (plan.equation, tuple(op.shape for op in plan.operands))
-    hit = _EXPRS.get(key)
-    if hit is not None:
-        CACHE.expr_hits += 1
-        return hit
-    CACHE.expr_misses += 1
-    path, info = _path(*key)
-    value = (oe.contract_expression(key[0], *key[1], optimize=path), info)
-    _remember(_EXPRS, key, value, EXPR_CACHE_SIZE)
-    return value
+def placed_entries(plan: Plan) -> int:
+    """Entries of the output placed on a diagonal after the contraction (0 when none is)."""
+    return prod(plan.shape) if plan.axes != plan.reduced else 0
 
 
-def predicted_bytes(plan: Plan, info, exact: bool) -> int:
-    """Peak bytes of the contraction: its largest intermediate, plus the placed diagonal output."""
-    entry = EXACT_ENTRY_BYTES if exact else 8
-    placed = prod(plan.shape) if plan.axes != plan.reduced else 0
-    return (int(info.largest_intermediate) + placed) * entry
+def check_budget(plan: Plan, path: cn.Path, exact: bool, budget: int, name: str) -> None:
+    cn.check_budget(path, placed_entries(plan), entry_bytes(exact), budget, f"evaluating `{name}`",
+                    hint="raise it with budget={need} in Python or --budget {need} on the command line")
 
 
-def check_budget(plan: Plan, info, exact: bool, budget: int, name: str) -> None:
-    need = predicted_bytes(plan, info, exact)
-    if need > budget:
-        raise BudgetError(
-            f"evaluating `{name}` would need {format_bytes(need)} (largest intermediate "
-            f"{int(info.largest_intermediate):,} entries, {float(info.opt_cost):.3g} FLOPs), "
-            f"over the budget of {format_bytes(budget)}",
-            hint=f"raise it with budget={need} in Python or --budget {need} on the command line")
+def _einsum(equation: str, *tensors: np.ndarray) -> np.ndarray:
+    """numpy's einsum; BLAS (``optimize``) only where it pays for its own planning."""
+    return np.einsum(equation, *tensors, optimize=sum(t.size for t in tensors) > 4096)
 
 
 # --- evaluation -----------------------------------------------------------------------------------
@@ -242,11 +216,11 @@ def contract(plan: Plan, tensor_of: Callable[[Box], np.ndarray], *, exact: bool 
     dtype = object if exact else np.float64
     if not plan.operands:  # no box and no wire: the scalar 1 of I -> I
         return np.ones((), dtype)
-    expr, info = expression(plan)
-    check_budget(plan, info, exact, budget, name)
+    path = cn.plan(plan.contraction)
+    check_budget(plan, path, exact, budget, name)
     ops = [tensor_of(op.box) if op.box is not None else np.ones(op.shape, dtype)
            for op in plan.operands]
-    reduced = expr(*ops, backend="object") if exact else expr(*ops)
+    reduced = cn.contract(plan.contraction, path, ops, _einsum)
     return place(plan, np.asarray(reduced, dtype=dtype))
 
 
@@ -264,7 +238,7 @@ def place(plan: Plan, reduced: np.ndarray) -> np.ndarray:
 
 
 def clear_caches() -> None:
-    """Forget every cached plan and expression and reset the counters."""
+    """Forget every cached index plan and contraction order and reset the counters."""
     _PLANS.clear()
-    _EXPRS.clear()
     CACHE.__init__()
+    cn.clear_cache()

@@ -4,7 +4,8 @@ A ``Functor`` is an object map, an arrow map and a target category (DisCoPy's re
 FinStoch functor sends a type to its axis sizes and a typed diagram to a ``Kernel``: the array of
 shape dom sizes + cod sizes computed by one cached contraction (``catlm.backends.finstoch``).
 ``F(f >> g) == F(f) >> F(g)`` and ``F(f @ g) == F(f) @ F(g)`` are tests, not comments.
-``compile`` picks a backend from a table (numpy, sympy, torch) and returns the bare tensor.
+``compile`` picks a backend from a table (numpy, sympy, torch); in FinStoch it returns the tensor
+with the names of its elements (a ``LabelledKernel``, a numpy array wherever numpy looks).
 
 >>> from fractions import Fraction
 >>> from catlm.core.types import Finite, Ty
@@ -13,8 +14,8 @@ shape dom sizes + cod sizes computed by one cached contraction (``catlm.backends
 >>> coin = Ty(Finite("Coin", ("heads", "tails")))
 >>> flip = Box("flip", Ty(), coin, body=Literal((2,), (Fraction(1, 3), Fraction(2, 3))))
 >>> compile(typecheck(flip >> copy(coin)), exact=True)
-array([[Fraction(1, 3), 0],
-       [0, Fraction(2, 3)]], dtype=object)
+LabelledKernel(kernel : I -> Coin @ Coin, array([[Fraction(1, 3), 0],
+       [0, Fraction(2, 3)]], dtype=object))
 >>> F = finstoch(exact=True)
 >>> F(typecheck(flip >> copy(coin))) == F(typecheck(Diagram.of(flip))) >> F(typecheck(copy(coin)))
 True
@@ -32,12 +33,13 @@ from typing import Callable, Mapping
 import numpy as np
 
 from catlm.backends import finstoch as fs
+from catlm.backends.labelled import LabelledKernel
 from catlm.backends.params import Source, box_tensor
 from catlm.backends.symbolic import FLOAT, FRACTION, SYMPY, Scalars, exact_equal
 from catlm.core.check import TypedDiagram
 from catlm.core.diagram import Box
 from catlm.core.types import Ty
-from catlm.errors import BackendError, located
+from catlm.errors import BackendError, UsageError, located, require
 
 __all__ = ["Kernel", "Functor", "finstoch", "compile", "get_backend", "BACKENDS"]
 
@@ -158,6 +160,7 @@ def _sympy(diagram: TypedDiagram, **options) -> np.ndarray:
 
 
 def _torch(diagram: TypedDiagram, **options):
+    require(("torch",), 'catlm.compile(..., backend="torch")')
     module = importlib.import_module("catlm.backends.torch")
     return module.compile_torch(diagram, **options)
 
@@ -178,8 +181,12 @@ def compile(diagram: TypedDiagram, backend: str = "numpy", params: Mapping[str, 
     run = get_backend(backend)
     _require_typed(diagram)
     if backend == "torch":  # exact is a FinStoch notion; the rest carries over unchanged
+        if exact:
+            raise UsageError('backend="torch" computes in floating point; exact=True cannot be honoured',
+                             hint='use backend="numpy" or "sympy" for exact entries, or drop exact=True')
         with located(diagram.span):
             return run(diagram, params=params, seed=seed, subs=subs, budget=budget, atol=atol, **kw)
     if kw:
         raise BackendError(f"backend '{backend}' takes no option {', '.join(map(repr, kw))}")
-    return run(diagram, params=params, exact=exact, seed=seed, subs=subs, budget=budget, atol=atol)
+    array = run(diagram, params=params, exact=exact, seed=seed, subs=subs, budget=budget, atol=atol)
+    return LabelledKernel(array, diagram.dom, diagram.cod, diagram.name)

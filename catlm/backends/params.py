@@ -32,6 +32,7 @@ from catlm.backends.symbolic import FLOAT, Scalars, Unresolved, substitute  # no
 from catlm.core.diagram import Box, Implementation, Literal
 from catlm.core.types import Ty
 from catlm.errors import BackendError, KernelError
+from catlm.stochastic import defect
 
 QUANTUM = 2 ** 16  # drawn kernels in the exact rings have entries in (1/QUANTUM) Z
 
@@ -129,41 +130,13 @@ def _quantise(m: np.ndarray) -> np.ndarray:
 def verify(box: Box, tensor: np.ndarray, source: Source) -> None:
     """Raise ``KernelError`` unless every row is a distribution (one-hot if deterministic)."""
     m = tensor.reshape(prod(box.dom.shape), prod(box.cod.shape))
-    bad = (_bad_float if not source.scalars.exact else _bad_exact)(m, source)
+    bad = defect(m, source.atol, source.scalars.is_zero if source.scalars.exact else None)
     if bad is not None:
         raise KernelError(f"kernel '{box.name}' : {box.dom} -> {box.cod} is not a Markov kernel: "
                           f"{_row(box.dom, bad[0])} {bad[1]}", box.span,
                           hint="each row is a distribution over the codomain; fix or normalise the entries")
     if box.deterministic:
         _verify_one_hot(box, m, source)
-
-
-def _bad_float(m: np.ndarray, source: Source) -> tuple[int, str] | None:
-    sums = m.sum(axis=1)  # one pass finds NaN and inf too: they make the sum non-finite
-    if not np.isfinite(sums).all():
-        r = int(np.flatnonzero(~np.isfinite(sums))[0])
-        return r, f"has the entry {m[r][~np.isfinite(m[r])][0]}"
-    if m.size and m.min() < 0:
-        r, c = map(int, np.argwhere(m < 0)[0])
-        return r, f"has the negative entry {m[r, c]} at column {c}"
-    off = np.flatnonzero(np.abs(sums - 1) > source.atol)
-    return (int(off[0]), f"sums to {sums[off[0]]:.6g}, not 1") if off.size else None
-
-
-def _bad_exact(m: np.ndarray, source: Source) -> tuple[int, str] | None:
-    for r, row in enumerate(m):
-        negative = [x for x in row if _negative(x)]
-        if negative:
-            return r, f"has the negative entry {negative[0]}"
-        total = sum(row, Fraction(0))
-        if not source.scalars.is_zero(total - 1):
-            return r, f"sums to {total}, not 1"
-    return None
-
-
-def _negative(x) -> bool:
-    """Exact negativity; a symbolic entry whose sign sympy cannot decide passes."""
-    return bool(x.is_negative) if hasattr(x, "is_negative") else x < 0
 
 
 def _verify_one_hot(box: Box, m: np.ndarray, source: Source) -> None:

@@ -4,8 +4,8 @@ The object map of ``catlm.backends.torch``: a finite object's value is an int64 
 batch shape, ``real d`` a (..., d) tensor, ``A*`` a sequence (B, T, ...). ``event_ndim`` says how many
 trailing axes belong to the point itself; the rest is batch. Batch shapes align on the LEFT, so a
 per-sequence value (B,) meets a per-prefix value (B, T) as (B, 1). ``contract`` sums a product of
-factors over internal finite wires (the wire classes of ``catlm.backends.finstoch``) with
-opt_einsum, after predicting its peak size against a budget; ``place`` puts a copy to the output on
+factors over internal finite wires (the wire classes of ``catlm.backends.finstoch``) in the order
+and under the budget of ``catlm.backends.contraction``, the planner numpy uses too; ``place`` puts a copy to the output on
 the diagonal, like ``finstoch.place``.
 
 >>> import torch
@@ -21,11 +21,11 @@ from __future__ import annotations
 from math import prod
 from typing import Sequence
 
-import opt_einsum as oe
 import torch
 
+from catlm.backends import contraction as cn
 from catlm.core.types import Finite, Ob, Real, Seq
-from catlm.errors import BackendError, BudgetError, format_bytes
+from catlm.errors import BackendError
 
 
 def event_ndim(ob: Ob) -> int:
@@ -85,7 +85,7 @@ def agree(a: torch.Tensor, b: torch.Tensor, ob: Ob, dtype: torch.dtype) -> torch
     return torch.zeros(same.shape, dtype=dtype, device=a.device).masked_fill(~same, float("-inf"))
 
 
-def place(reduced: torch.Tensor, reduced_axes: str, axes: str, shape: tuple[int, ...]) -> torch.Tensor:
+def place(reduced: torch.Tensor, reduced_axes: Sequence, axes: Sequence, shape: tuple[int, ...]) -> torch.Tensor:
     """Put ``reduced`` on the diagonal of the result where ``axes`` repeats an index (a copy to the output)."""
     if axes == reduced_axes:
         return reduced
@@ -100,31 +100,24 @@ def contract(factors: list, outputs: Sequence[int], batch: tuple[int, ...], budg
 
     A factor is (tensor (b..., n1, n2, ...), b, classes (c1, c2, ...)); its batch axes are aligned
     on the left and broadcast to ``batch``. ``outputs`` may repeat a class (a copy to the output).
+    The order and the budget are those of ``catlm.backends.contraction``, as for numpy.
     """
     classes = dict.fromkeys(c for _, _, cs in factors for c in cs)
-    letter = {c: oe.get_symbol(len(batch) + i) for i, c in enumerate(classes)}
-    front = "".join(oe.get_symbol(i) for i in range(len(batch)))
-    axes = front + "".join(letter[c] for c in outputs)
-    reduced = "".join(dict.fromkeys(axes))
+    index = {c: len(batch) + i for i, c in enumerate(classes)}
+    front = tuple(range(len(batch)))
+    axes = front + tuple(index[c] for c in outputs)
+    reduced = tuple(dict.fromkeys(axes))
     ops = [align(t, batch, t.dim() - b) for t, b, _ in factors]
-    terms = [front + "".join(letter[c] for c in cs) for _, _, cs in factors]
-    size = dict(zip(front, batch)) | {letter[c]: n for t, b, cs in factors for c, n in zip(cs, t.shape[b:])}
+    size = list(batch) + [0] * len(classes)
+    for t, b, cs in factors:
+        for c, n in zip(cs, t.shape[b:]):
+            size[index[c]] = n
     shape = tuple(size[i] for i in axes)
     if not ops:
         return torch.ones(shape)
-    equation = ",".join(terms) + "->" + reduced
-    check_budget(equation, ops, prod(shape), budget, name)
-    return place(oe.contract(equation, *ops), reduced, axes, shape)
-
-
-def check_budget(equation: str, ops: list[torch.Tensor], placed: int, budget: int, name: str) -> None:
-    """Refuse, before any work, a contraction whose largest tensor would exceed ``budget`` bytes."""
-    largest = placed
-    if len(ops) > 1:
-        _, info = oe.contract_path(equation, *[t.shape for t in ops], shapes=True)
-        largest = max(largest, int(info.largest_intermediate))
-    need = largest * ops[0].element_size()
-    if need > budget:
-        raise BudgetError(f"the exact marginal of `{name}` would need {format_bytes(need)} "
-                          f"({largest:,} entries), over the budget of {format_bytes(budget)}",
-                          hint=f"estimate it with sample(...), or raise budget={need}")
+    c = cn.Contraction(tuple(front + tuple(index[k] for k in cs) for _, _, cs in factors), reduced, tuple(size))
+    path = cn.plan(c)
+    placed = prod(shape) if axes != reduced else 0
+    cn.check_budget(path, placed, ops[0].element_size(), budget, f"the exact marginal of `{name}`",
+                    hint="estimate it with sample(...), or raise budget={need}")
+    return place(cn.contract(c, path, ops, torch.einsum), reduced, axes, shape)

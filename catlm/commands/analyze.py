@@ -18,7 +18,6 @@ import numpy as np
 
 HELP = "the paper's quantities of a .cat spec (exact) or a checkpoint on a corpus (estimated), as a report"
 ENTROPIES = (("kl", None), ("tv", None), ("renyi", 2.0), ("chi2", None))
-MAX_STEP_CELLS = 2_000_000   # n · V**K cells of a dense K-step kernel in the spec report
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for drawn parameters and baselines")
     parser.add_argument("--corpus", metavar="PATH|shakespeare", help="text for a checkpoint's analysis")
     parser.add_argument("--order", type=int, default=2, help="order r of the n-gram teacher (default 2)")
-    parser.add_argument("-k", type=int, default=8, help="eigenfunctions of M_K compared (default 8)")
+    parser.add_argument("--eigenfunctions", dest="k", type=int, default=8, metavar="K",
+                        help="eigenfunctions of M_K compared (default 8)")
     parser.add_argument("--out", metavar="DIR", help="report folder (default reports/analyze/NAME)")
     parser.add_argument("--json", action="store_true", help="also print report.json to stdout")
     parser.add_argument("--quick", action="store_true", help="fewer tokens and contexts (seconds)")
@@ -99,37 +99,11 @@ def mutual_information_rows(compiled: dict) -> list[tuple]:
     return rows
 
 
-def stationary_law(P: np.ndarray) -> np.ndarray:
-    """A stationary law µ = µ P: least squares, else the Cesàro mean of the uniform law."""
-    n = len(P)
-    system = np.vstack([P.T - np.eye(n), np.ones(n)])
-    law = np.linalg.lstsq(system, np.r_[np.zeros(n), 1.0], rcond=None)[0]
-    if law.min() < -1e-12 or np.abs(law @ P - law).max() > 1e-10:
-        state, law = np.full(n, 1 / n), np.zeros(n)
-        for _ in range(4096):
-            law, state = law + state / 4096, state @ P
-    law = np.clip(law, 0, None)
-    return law / law.sum()
-
-
 def source_rows(compiled: dict) -> dict:
-    """For each kernel X -> X: µ, the surplus by K (identity encoder) and the M_K spectrum."""
-    from catlm.analysis.spectral import operator_spectrum, similarity_kernel
-    from catlm.analysis.surplus import information_surplus, k_step_kernel
-    found = {}
-    for name, (P, kernel) in compiled.items():
-        if len(kernel.dom) != 1 or kernel.dom != kernel.cod:
-            continue
-        P = P.astype(float)
-        law, V = stationary_law(P), len(P)
-        successor = np.tile(np.arange(V), (V, 1))
-        steps = [K for K in range(1, 5) if V * V ** K <= MAX_STEP_CELLS]
-        surplus = [information_surplus(law, k_step_kernel(P, successor, K), np.arange(V)) for K in steps]
-        support = law > 1e-12
-        spectrum = operator_spectrum(similarity_kernel(P[support], "bhattacharyya"),
-                                     law[support] / law[support].sum()).eigenvalues
-        found[name] = {"law": law, "steps": steps, "surplus": surplus, "mk_spectrum": spectrum}
-    return found
+    """For each kernel X -> X: its ``catlm.analysis.sources.FirstOrderSource``."""
+    from catlm.analysis.sources import first_order_source
+    return {name: first_order_source(P) for name, (P, kernel) in compiled.items()
+            if len(kernel.dom) == 1 and kernel.dom == kernel.cod}
 
 
 def spec_report(args, out: Path):
@@ -164,7 +138,7 @@ def spec_report(args, out: Path):
 def _surplus_table(name: str, source: dict):
     from catlm.analysis.report import Table
     rows = tuple((K, s.mi_first, s.mi_block, s.value, s.upper_bound)
-                 for K, s in zip(source["steps"], source["surplus"]))
+                 for K, s in zip(source.steps, source.surplus))
     return Table(f"`{name}` as a first-order source: surplus by K (identity encoder; a first-order "
                  "source has zero surplus, the future depends on the context only through W_1)",
                  ("K", "I(H;W_1)", "I(H;W_1:K)", "Surplus_K", "H(W_2:K|W_1)"), rows)
@@ -172,23 +146,23 @@ def _surplus_table(name: str, source: dict):
 
 def _source_figures(out: Path, name: str, source: dict) -> list:
     from catlm.analysis.report import line_plot
-    steps = source["steps"]
+    steps = source.steps
     return [line_plot(out, f"surplus_{name}.png",
-                      {"I(H; W_1:K)": (steps, [s.mi_block for s in source["surplus"]]),
-                       "Surplus_K": (steps, [s.value for s in source["surplus"]]),
-                       "bound H(W_2:K | W_1)": (steps, [s.upper_bound for s in source["surplus"]])},
+                      {"I(H; W_1:K)": (steps, [s.mi_block for s in source.surplus]),
+                       "Surplus_K": (steps, [s.value for s in source.surplus]),
+                       "bound H(W_2:K | W_1)": (steps, [s.upper_bound for s in source.surplus])},
                       title=f"surplus by K: {name}", xlabel="K", ylabel="nats",
                       caption=f"Information surplus of `{name}` by K"),
             line_plot(out, f"mk_spectrum_{name}.png",
-                      {"K_BC": (range(1, len(source["mk_spectrum"]) + 1), source["mk_spectrum"])},
+                      {"K_BC": (range(1, len(source.mk_spectrum) + 1), source.mk_spectrum)},
                       title=f"spectrum of M_K: {name}", xlabel="i", ylabel="λ_i",
                       caption=f"Eigenvalues of M_K (K_BC, µ stationary) for `{name}`")]
 
 
 def _source_json(source: dict) -> dict:
-    return {"stationary_law": source["law"], "mk_spectrum": source["mk_spectrum"],
+    return {"stationary_law": source.law, "mk_spectrum": source.mk_spectrum,
             "surplus": [{"K": K, "value": s.value, "mi_first": s.mi_first, "mi_block": s.mi_block,
-                         "upper_bound": s.upper_bound} for K, s in zip(source["steps"], source["surplus"])]}
+                         "upper_bound": s.upper_bound} for K, s in zip(source.steps, source.surplus)]}
 
 
 # --- a checkpoint, estimated ----------------------------------------------------------------------
@@ -197,25 +171,52 @@ def checkpoint_report(args, out: Path):
     from catlm.analysis import estimators as est
     from catlm.data.corpus import read_text
     from catlm.data.ngram import NgramSource
-    model, tokenizer, state = est.load_model(args.target)
+    progress = Progress(9)
+    model, tokenizer, state = progress("loading the checkpoint", lambda: est.load_model(args.target))
+    fresh = est.untrained_model(state, model, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000
     val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
-    teacher = NgramSource.from_sequence(val, args.order, tokenizer.vocab_size, cyclic=True)
+    teacher = progress(f"order-{args.order} teacher of {len(val)} held-out tokens",
+                       lambda: NgramSource.from_sequence(val, args.order, tokenizer.vocab_size, cyclic=True))
     contexts = 128 if args.quick else 512
-    val = est.read(model, val)    # one forward pass; every estimator reads these hidden states
+    readout = progress("hidden states (one forward pass)", lambda: est.read(model, val))
+    fresh_readout = est.read(fresh, val)
+    alignment = lambda kind: est.spectral_alignment(model, readout, teacher, args.k, kernel=kind,
+                                                    n_contexts=contexts, seed=args.seed, untrained=fresh)
     results = {
-        "predictive_entropy": est.predictive_entropy(model, val),
+        "predictive_entropy": progress("predictive entropy", lambda: est.predictive_entropy(model, readout)),
         "teacher_entropy": teacher.conditional_entropy(),
-        "nll": est.nll_decomposition_vs_teacher(model, val, teacher),
-        "probe": est.conditional_probe(model, val, steps=60 if args.quick else 200, seed=args.seed),
-        "metric": est.metric_spectra(model, val, 64 if args.quick else 256, seed=args.seed),
-        "alignment": {kind: est.spectral_alignment(model, val, teacher, args.k, kernel=kind,
-                                                   n_contexts=contexts, seed=args.seed)
-                      for kind in ("bhattacharyya", "linear")},
-        "surplus": {K: [teacher.surplus(K, teacher.suffix_encoder(j)) for j in range(args.order + 1)]
-                    for K in range(1, 3 if args.quick else 4)},
+        "nll": progress("CE = KL + H against the teacher (trained and untrained)",
+                        lambda: est.nll_decomposition_vs_teacher(model, readout, teacher)),
+        "untrained_nll": est.nll_decomposition_vs_teacher(fresh, fresh_readout, teacher),
+        "probe": progress("conditional probe", lambda: est.conditional_probe(
+            model, readout, steps=60 if args.quick else 200, seed=args.seed)),
+        "metric": progress("pullback metric spectra", lambda: est.metric_spectra(
+            model, readout, 64 if args.quick else 256, seed=args.seed)),
+        "alignment": progress("spectral alignment (model, random, permuted, untrained)",
+                              lambda: {kind: alignment(kind) for kind in ("bhattacharyya", "linear")}),
+        "surplus": progress("exact teacher surplus by K", lambda: {
+            K: [teacher.surplus(K, teacher.suffix_encoder(j)) for j in range(args.order + 1)]
+            for K in range(1, 3 if args.quick else 4)}),
     }
-    return _checkpoint_document(args, out, state, len(val.tokens), results)
+    return _checkpoint_document(args, out, state, len(readout.tokens), results)
+
+
+class Progress:
+    """Prints ``analyze [i/n] what ... seconds`` to stderr around each step of a long analysis."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+
+    def __call__(self, what: str, step):
+        import sys
+        import time
+        self.done += 1
+        print(f"analyze [{self.done}/{self.total}] {what} ...", end="", file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        value = step()
+        print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)
+        return value
 
 
 def _checkpoint_document(args, out: Path, state: dict, n_tokens: int, r: dict):
@@ -224,15 +225,30 @@ def _checkpoint_document(args, out: Path, state: dict, n_tokens: int, r: dict):
     entropy_bars = {"H̄_KL(k_head)": r["predictive_entropy"], "CE vs teacher": nll.cross_entropy,
                     "KL(teacher‖model)": nll.kl, "observed NLL": nll.observed_nll}
     summary = (f"Checkpoint `{args.target}` (step {state.get('step')}) on `{args.corpus}`: "
-               f"{n_tokens} held-out tokens; teacher = order-{args.order} plug-in source of that split.",)
+               f"{n_tokens} held-out tokens; teacher = order-{args.order} plug-in source of that split.",
+               "", *training_adds(r))
     data = {"target": str(args.target), "corpus": str(args.corpus), "order": args.order,
             "tokens": n_tokens, "predictive_entropy": r["predictive_entropy"],
-            "teacher_entropy": r["teacher_entropy"], "nll": nll.to_dict(), "probe": probe.to_dict(),
+            "teacher_entropy": r["teacher_entropy"], "nll": nll.to_dict(), "untrained_nll": r["untrained_nll"].to_dict(), "probe": probe.to_dict(),
             "metric": metric.to_dict(), "alignment": {k: a.to_dict() for k, a in r["alignment"].items()},
             "surplus": {str(K): [s.value for s in ss] for K, ss in r["surplus"].items()}}
     return rp.Report(f"catlm analyze: {Path(args.target).name}", summary,
                      _checkpoint_tables(args, r, entropy_bars),
                      _checkpoint_figures(out, args, r, entropy_bars), data)
+
+
+def training_adds(r: dict) -> tuple[str, ...]:
+    """What training adds over the same architecture at random initialisation, in words."""
+    trained, fresh = r["nll"], r["untrained_nll"]
+    lines = [f"What training adds: KL(teacher ‖ model) {fresh.kl:.4f} → {trained.kl:.4f} nats/token "
+             f"(untrained → trained; the teacher's H(W|C) is {trained.entropy:.4f})."]
+    for kind, a in r["alignment"].items():
+        lines.append(f"- spectral alignment, K_{kind}: mean principal angle {a.untrained.mean_angle_deg:.1f}° "
+                     f"untrained → {a.model.mean_angle_deg:.1f}° trained (Gaussian features "
+                     f"{a.random.mean_angle_deg:.1f}°, permuted rows {a.permuted.mean_angle_deg:.1f}°); "
+                     f"the part of the trained alignment the untrained model already has is the "
+                     f"architecture's, not training's.")
+    return tuple(lines)
 
 
 def _checkpoint_tables(args, r: dict, entropy_bars: dict) -> tuple:
@@ -241,7 +257,7 @@ def _checkpoint_tables(args, r: dict, entropy_bars: dict) -> tuple:
     identity = ((f"H(W|C) teacher, order {args.order}", r["teacher_entropy"]),
                 ("max |CE − KL − H| per position", nll.identity_gap), ("positions", nll.positions))
     alignment = tuple((kind, who, getattr(a, who).mean_angle_deg, getattr(a, who).ky_fan, getattr(a, who).cka)
-                      for kind, a in r["alignment"].items() for who in ("model", "random", "permuted"))
+                      for kind, a in r["alignment"].items() for who in ("model", *a.baselines))
     surplus = tuple((K, j, s.value, s.mi_block) for K, ss in r["surplus"].items() for j, s in enumerate(ss))
     return (Table("Entropy and the NLL identity (nats/token, held-out split)", ("quantity", "value"),
                   tuple(entropy_bars.items()) + identity),
@@ -278,6 +294,7 @@ def _checkpoint_figures(out: Path, args, r: dict, entropy_bars: dict) -> tuple:
         rp.line_plot(out, "mk_spectrum.png",
                      {k: (_index(a.eigenvalues[:50]), a.eigenvalues[:50]) for k, a in r["alignment"].items()},
                      title="spectrum of M_K", xlabel="i", ylabel="λ_i", caption="Top eigenvalues of M_K (teacher)"),
-        rp.grouped_bars(out, "angles.png", {w: getattr(bc, w).angles_deg for w in ("model", "random", "permuted")},
+        rp.grouped_bars(out, "angles.png", {w: getattr(bc, w).angles_deg for w in ("model", *bc.baselines)},
                         title="principal angles, K_BC", ylabel="degrees",
-                        caption="Principal angles between span{1, h} and the top eigenfunctions, vs baselines"))
+                        caption="Principal angles between span{1, h} and the top eigenfunctions, against "
+                                "Gaussian features, permuted rows and the untrained model"))

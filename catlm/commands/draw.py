@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from catlm.errors import SpecError
+from catlm.errors import SpecError, UsageError
 
 HELP = "draw the string diagrams of a .cat file's kernels (SVG, PNG, or text with -o -)"
 DEFAULT_SUFFIX = ".svg"
@@ -59,7 +59,7 @@ def _chosen(spec, kernel: str | None, output: str | None, file: str) -> list[str
         raise SpecError(f"{file} defines no kernels, so there is nothing to draw",
                         hint="add a line such as `kernel f : A -> B`")
     if kernel is not None and kernel not in spec.kernels:
-        raise SpecError(f"unknown kernel '{kernel}' in {file}; it defines "
+        raise UsageError(f"unknown kernel '{kernel}' in {file}; it defines "
                         f"{', '.join(spec.kernels)}", hint="pass one of these names with -k")
     if kernel is not None:
         return [kernel]

@@ -1,19 +1,26 @@
 """``catlm eval FILE -k NAME``: the stochastic tensor of one kernel of a spec, in FinStoch.
 
 Prints a table with one row per domain element and one column per codomain element (labelled by
-the elements' names), or JSON ``{"kernel", "dom", "cod", "array"}`` where exact rationals are
-strings such as ``"1/3"``.
+the elements' names), or JSON ``{"kernel", "dom", "cod", "dom_elements", "cod_elements",
+"array"}``: ``dom`` and ``cod`` are the axis sizes, ``*_elements`` the element names along each
+axis, and exact rationals are strings such as ``"1/3"``. Printing is held to ``--budget`` as the
+contraction is: an output whose text would not fit is refused before anything is computed.
 """
 from __future__ import annotations
 
 import argparse
 import json
+from math import prod
 
 import numpy as np
 
 from catlm.commands import add_parameter_options
 
 HELP = "evaluate a kernel of a .cat file as an exact or float stochastic tensor"
+
+# peak bytes per entry of printing: json.dumps(array.tolist()) of a float array measures ~73
+# (a Python float, its list slot and its ~20 characters of text); text tables are no larger
+OUTPUT_BYTES_PER_ENTRY = 96
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -34,39 +41,40 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"{args.file} has no kernel '{args.kernel}'",
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
+    check_output(kernel, args.budget)
     subs = parse_subs(args.subs)
     symbolic = args.exact and not set(spec.params) <= set(subs)
-    array = compile(kernel, backend="sympy" if symbolic else "numpy", exact=args.exact, subs=subs,
-                    params=load_npz(args.params) if args.params else None, seed=args.seed,
-                    budget=args.budget)
-    print(json.dumps(as_json(args.kernel, kernel, array)) if args.json else table(kernel, array))
+    labelled = compile(kernel, backend="sympy" if symbolic else "numpy", exact=args.exact, subs=subs,
+                       params=load_npz(args.params) if args.params else None, seed=args.seed,
+                       budget=args.budget)
+    print(json.dumps(as_json(labelled)) if args.json else labelled.text())
     return 0
 
 
-def show(x) -> str:
-    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else str(x)
+def check_output(kernel, budget: int) -> None:
+    """Refuse, before computing anything, an output whose printing would exceed ``budget``."""
+    from catlm.errors import BudgetError, format_bytes
+    if not (kernel.dom.is_finite and kernel.cod.is_finite):
+        return  # the backend refuses it with its own message
+    entries = prod(kernel.dom.shape + kernel.cod.shape)
+    need = entries * OUTPUT_BYTES_PER_ENTRY
+    if need > budget:
+        raise BudgetError(f"printing `{kernel.name}` : {kernel.dom} -> {kernel.cod} ({entries:,} "
+                          f"entries) would need about {format_bytes(need)}, over the budget of "
+                          f"{format_bytes(budget)}", kernel.span,
+                          hint=f"raise it with --budget {need}, or evaluate a smaller kernel "
+                               "(a marginal: compose with del on the objects you do not need)")
 
 
-def as_json(name: str, kernel, array: np.ndarray) -> dict:
-    plain = np.vectorize(lambda x: float(x) if isinstance(x, (float, np.floating)) else show(x),
-                         otypes=[object])(array) if array.dtype == object else array
-    return {"kernel": name, "dom": list(kernel.dom.shape), "cod": list(kernel.cod.shape),
+def as_json(labelled) -> dict:
+    array = np.asarray(labelled)
+    plain = np.vectorize(_plain, otypes=[object])(array) if array.dtype == object else array
+    return {"kernel": labelled.name, "dom": list(labelled.dom.shape), "cod": list(labelled.cod.shape),
+            "dom_elements": [list(e) for e in labelled.dom_elements],
+            "cod_elements": [list(e) for e in labelled.cod_elements],
             "array": np.asarray(plain).tolist()}
 
 
-def table(kernel, array: np.ndarray) -> str:
-    """Rows: domain elements; columns: codomain elements; a state has the one row ``I``."""
-    rows = _labels(kernel.dom) or ["I"]
-    cols = _labels(kernel.cod) or ["I"]
-    cells = [[show(x) for x in row] for row in array.reshape(len(rows), len(cols))]
-    head = f"{kernel.name or kernel.diagram.expr} : {kernel.dom} -> {kernel.cod}"
-    grid = [[""] + cols] + [[r] + c for r, c in zip(rows, cells)]
-    widths = [max(len(line[j]) for line in grid) for j in range(len(cols) + 1)]
-    return "\n".join([head] + ["  ".join(s.rjust(w) for s, w in zip(line, widths)) for line in grid])
-
-
-def _labels(ty) -> list[str]:
-    if len(ty) == 0:
-        return []
-    grids = np.indices(ty.shape).reshape(len(ty), -1).T
-    return [",".join(ob.elements[i] for ob, i in zip(ty, index)) for index in grids]
+def _plain(x):
+    """A JSON value: floats stay numbers, exact values become their text (``"1/3"``)."""
+    return float(x) if isinstance(x, (float, np.floating)) else str(x)

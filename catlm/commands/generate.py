@@ -1,6 +1,6 @@
 """``catlm generate RUN --prompt TEXT``: text in, text out, streamed to the terminal.
 
-The command form of ``catlm.decoding.generate.generate``: sampling options as ``catlm sample``,
+The command form of ``catlm.runs.generate.generate``: sampling options as ``catlm sample``,
 plus stop strings (``--stop``, repeatable), the run's end-of-text token (``--no-eos`` ignores it)
 and an optional drafter (``--drafter lookup|ngram|head[:PATH]|lm:PATH`` or a run folder) that
 decodes speculatively in the same call. ``catlm sample`` stays the measurement tool (its
@@ -33,13 +33,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from catlm.decoding.generate import generate
+    from catlm.models.distributed import resolve_device
+    from catlm.runs.generate import generate
+    from catlm.runs.loading import load_run
 
+    loaded = load_run(args.checkpoint)
+    loaded.model.to(resolve_device(args.device))  # before a drafter is built beside it
+    drafter = _drafter(args, loaded)
     if not args.json:
         print(args.prompt, end="", flush=True)  # the continuation streams after it
-    done = generate(args.checkpoint, args.prompt, args.max_new, temperature=args.temperature,
+    done = generate(loaded, args.prompt, args.max_new, temperature=args.temperature,
                     top_k=args.top_k, top_p=args.top_p, stop=args.stop, eos=not args.no_eos,
-                    drafter=args.drafter, gamma=args.gamma, seed=args.seed, stream=not args.json,
+                    drafter=drafter, gamma=args.gamma, seed=args.seed, stream=not args.json,
                     device=args.device)
     if args.json:
         stats = done.stats.as_dict() if done.stats is not None else None
@@ -48,3 +53,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print()
     return 0
+
+
+def _drafter(args: argparse.Namespace, loaded):
+    """``ngram`` and ``head`` are built as ``catlm speculate`` builds them; the rest by ``generate``."""
+    from catlm.commands.speculate import make_drafter
+    kind = (args.drafter or "").partition(":")[0]
+    if kind not in ("ngram", "head"):
+        return args.drafter
+    options = argparse.Namespace(corpus=None, order=4, head_steps=300, seed=args.seed,
+                                 checkpoint=args.checkpoint)
+    return make_drafter(args.drafter, loaded, options)

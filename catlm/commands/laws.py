@@ -1,10 +1,12 @@
-"""``catlm laws FILE``: decide every law and check of a spec in FinStoch; exit 1 if one fails.
+"""``catlm laws FILE``: decide every law and check of a spec, each with its scope; exit 1 if one
+does not come out as stated.
 
-Exact by default (Fractions; sympy when params have no ``--subs`` value); ``--float`` compares
-within 1e-9. For a failure the table shows the first differing entry by domain and codomain
-elements. ``copy naturality`` rows of ``check markov`` are expected to fail on the stochastic
-kernels; they count as failures only when the equation and the determinism of the kernel
-disagree.
+Each row decides one equation and says for which interpretations: ``proved`` (the free Markov
+category: all of them), ``holds for all parameter values`` (literal kernels, params symbolic),
+a counter-model (a small FinStoch interpretation separating the sides), or ``on this instance``
+(the seed or params file named). A ``!=`` law, and copy naturality at a stochastic kernel, are
+expected to fail: such rows read ``fails as stated``; a row that does not come out as stated is in
+capitals (``FAILS``, ``HOLDS``), and the summary counts the three kinds of row.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import json
 
 from catlm.commands import add_parameter_options
 
-HELP = "decide the laws and checks of a .cat file (exactly by default)"
+HELP = "decide the laws and checks of a .cat file: proved, for all parameter values, or on an instance"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -31,20 +33,40 @@ def run(args: argparse.Namespace) -> int:
 
     spec = load(args.file)
     results = decide(spec, exact=args.exact, params=load_npz(args.params) if args.params else None,
-                     seed=args.seed, subs=parse_subs(args.subs), budget=args.budget)
+                     seed=args.seed, subs=parse_subs(args.subs), budget=args.budget, params_file=args.params)
     print(json.dumps([r.as_json() for r in results], indent=1) if args.json else table(results))
     return 0 if all(r.ok for r in results) else 1
 
 
 def table(results) -> str:
+    """One row per result, then ``N decided: a hold, b fail as stated, c not as stated``."""
     width = max((len(r.name) for r in results), default=4)
     kinds = max((len(r.kind) for r in results), default=4)
-    lines = [f"{r.name:<{width}}  {r.kind:<{kinds}}  {_verdict(r)}" + (f"  {r.detail}" if r.detail else "")
+    lines = [f"{r.name:<{width}}  {r.kind:<{kinds}}  {verdict(r)}" + (f"  {r.detail}" if r.detail else "")
              for r in results]
-    failed = sum(not r.ok for r in results)
-    return "\n".join(lines + [f"{len(results)} decided, {failed} failed"])
+    held = sum(r.ok and r.holds for r in results)
+    stated = sum(r.ok and not r.holds for r in results)
+    wrong = sum(not r.ok for r in results)
+    return "\n".join(lines + [f"{len(results)} decided: {held} hold, {stated} fail as stated, "
+                              f"{wrong} not as stated"])
 
 
-def _verdict(r) -> str:
-    word = "holds" if r.holds else "fails"
-    return word if r.ok else word.upper()
+# what a verdict says, by (holds, scope); the detail names the counter-model or the instance
+OUTCOME = {
+    (True, "proved"): "proved",
+    (True, "all parameter values"): "holds for all parameter values",
+    (True, "this instance"): "holds on this instance",
+    (False, "proved"): "fails",
+    (False, "all parameter values"): "fails exactly",
+    (False, "counter-model"): "fails in a counter-model",
+    (False, "this instance"): "fails on this instance",
+}
+
+
+def verdict(r) -> str:
+    """The outcome with its scope, marked when it is not as stated: ``proved``, ``fails as
+    stated: fails in a counter-model``, ``FAILS: fails on this instance`` ..."""
+    outcome = OUTCOME[(r.holds, r.scope.value)]
+    if r.ok:
+        return outcome if r.holds else f"fails as stated ({outcome})"
+    return f"HOLDS, STATED TO FAIL ({outcome})" if r.holds else f"FAILS ({outcome})"

@@ -11,16 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 
+from catlm.commands import natural, positive, probability, temperature
+
 HELP = "sample a continuation of a prompt from a checkpoint written by catlm train"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CKPT", help="a run folder (--out of catlm train) or a checkpoint folder")
-    parser.add_argument("--prompt", default="\n", help="the text to continue (default: a newline)")
-    parser.add_argument("--max-new", type=int, default=200, help="tokens to generate")
-    parser.add_argument("--temperature", type=float, default=1.0, help="0 is greedy")
-    parser.add_argument("--top-k", type=int, default=None, help="keep the k most likely tokens")
-    parser.add_argument("--top-p", type=float, default=None, help="keep the smallest set with this mass")
+    parser.add_argument("--prompt", default="\n", help="the text to continue")
+    parser.add_argument("--max-new", type=natural, default=200, metavar="N", help="tokens to generate")
+    parser.add_argument("--temperature", type=temperature, default=1.0, metavar="T", help="0 is greedy")
+    parser.add_argument("--top-k", type=positive, default=None, metavar="K", help="keep the K most likely tokens")
+    parser.add_argument("--top-p", type=probability, default=None, metavar="P",
+                        help="keep the smallest set of tokens with mass >= P")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sampler")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--no-cache", action="store_true", help="re-encode the whole window at every step")
@@ -33,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     from catlm.decoding.sampling import generate
     from catlm.errors import BackendError
     from catlm.models.distributed import resolve_device
-    from catlm.models.loading import load_model
+    from catlm.runs import load_run
 
-    loaded = load_model(args.checkpoint)
+    loaded = load_run(args.checkpoint)
     model, tokenizer, path = loaded.model, loaded.tokenizer, loaded.folder
     if tokenizer is None:
         raise BackendError(f"checkpoint {path} stores no tokenizer, so a text prompt cannot be read",
@@ -57,9 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def prompt_tokens(tokenizer, prompt: str) -> list[int]:
-    from catlm.errors import SpecError
+    from catlm.errors import UsageError
 
     ids = tokenizer.encode(prompt)
     if not ids:
-        raise SpecError("the prompt is empty after tokenization", hint='give at least one token, e.g. --prompt "\\n"')
+        raise UsageError("the prompt is empty after tokenization", hint='give at least one token, e.g. --prompt "\\n"')
     return ids

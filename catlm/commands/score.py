@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from catlm.decoding.scoring import score
     from catlm.errors import BackendError
     from catlm.models.distributed import resolve_device
-    from catlm.models.loading import load_model
+    from catlm.runs.loading import load_run as load_model
 
     loaded = load_model(args.checkpoint)
     if loaded.tokenizer is None:

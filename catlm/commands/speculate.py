@@ -9,53 +9,62 @@ sampling law (uniform iff the output follows it).
 
 Drafters: ``lookup`` (prompt lookup in the prompt and the generated text), ``ngram`` (order-r
 n-gram of ``--corpus``), ``head[:PATH]`` (a hidden-state head saved by ``save_head``; without PATH
-``CKPT/drafter-head``, or one trained now on the target's own samples), ``lm:PATH`` (a small GPT
-checkpoint with the same vocabulary).
+the head in ``CKPT/drafter-head`` if it was trained for this checkpoint with these ``--head-steps``,
+else one trained now on the target's own samples and saved there, so the next call reuses it),
+``lm:PATH`` (a small GPT checkpoint with the same vocabulary). Past the model's context the window
+slides as in ``catlm sample``.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from catlm.errors import BackendError, SpecError
+from catlm.commands import natural, positive, probability, temperature
+from catlm.errors import BackendError, UsageError
 
 HELP = "speculative decoding of a trained model with a drafter: acceptance, speedup, χ² test"
+
+# the seed of the target samples a default head is trained on; --seed is the decoding's own
+HEAD_SEED = 0
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CKPT", help="a catlm training folder or checkpoint")
     parser.add_argument("--drafter", required=True, metavar="D",
                         help="lookup | ngram | head[:PATH] | lm:PATH")
-    parser.add_argument("--gamma", type=int, required=True, metavar="N", help="drafts per target call")
-    parser.add_argument("--max-new", type=int, default=200, metavar="N", help="tokens to emit")
-    parser.add_argument("--temperature", type=float, default=1.0, help="0 for greedy decoding")
-    parser.add_argument("--top-k", type=int, default=None, metavar="K")
-    parser.add_argument("--top-p", type=float, default=None, metavar="P")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--gamma", type=natural, required=True, metavar="N", help="drafts per target call")
+    parser.add_argument("--max-new", type=positive, default=200, metavar="N", help="tokens to emit")
+    parser.add_argument("--temperature", type=temperature, default=1.0, metavar="T", help="0 for greedy decoding")
+    parser.add_argument("--top-k", type=positive, default=None, metavar="K", help="keep the K most likely tokens")
+    parser.add_argument("--top-p", type=probability, default=None, metavar="P",
+                        help="keep the smallest set of tokens with mass >= P")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler")
     parser.add_argument("--prompt", default="\n", metavar="TEXT", help="text the output continues")
     parser.add_argument("--corpus", metavar="PATH", help="text of the ngram drafter "
                         "(default: the checkpoint's meta corpus)")
-    parser.add_argument("--order", type=int, default=4, help="order of the ngram drafter")
-    parser.add_argument("--head-steps", type=int, default=300,
+    parser.add_argument("--order", type=positive, default=4, help="order of the ngram drafter")
+    parser.add_argument("--head-steps", type=positive, default=300,
                         help="training steps of a head trained now (drafter 'head' without PATH)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (drafters lookup, ngram, lm)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    from catlm.decoding.drafters import Sampling, load_model
+    from catlm.commands.sample import prompt_tokens
+    from catlm.decoding.drafters import Sampling
     from catlm.decoding.runtime import pit_test, plain_generate, speculative_generate
-
     from catlm.models.distributed import resolve_device
+    from catlm.runs.loading import load_run as load_model
 
     loaded = load_model(args.checkpoint)
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="train with a tokenizer so that prompts can be encoded")
+    prompt = prompt_tokens(loaded.tokenizer, args.prompt)  # checked before a drafter is built
     loaded.model.to(resolve_device(args.device))
     drafter = make_drafter(args.drafter, loaded, args)
-    prompt = loaded.tokenizer.encode(args.prompt)
     sampling = Sampling(args.temperature, args.top_k, args.top_p)
     for warm in (True, False):  # one short run of each first: the timings exclude first-call costs
         n = min(8, args.max_new) if warm else args.max_new
@@ -71,7 +80,7 @@ def make_drafter(text: str, loaded, args):
     """The drafter named on the command line: ``kind`` or ``kind:PATH``."""
     kind, _, path = text.partition(":")
     if kind not in DRAFTERS:
-        raise SpecError(f"unknown drafter {kind!r}", hint=f"choose from {', '.join(DRAFTERS)}")
+        raise UsageError(f"unknown drafter {kind!r}", hint=f"choose from {', '.join(DRAFTERS)}")
     return DRAFTERS[kind](path, loaded, args)
 
 
@@ -85,36 +94,58 @@ def _ngram(path: str, loaded, args):
     from catlm.decoding.drafters import NgramDrafter
     corpus = args.corpus or path or loaded.meta.get("corpus")
     if not corpus:
-        raise SpecError("the ngram drafter needs a corpus", hint="pass --corpus PATH (or 'shakespeare')")
+        raise UsageError("the ngram drafter needs a corpus", hint="pass --corpus PATH (or 'shakespeare')")
     tokens = loaded.tokenizer.encode(read_text(corpus))
     return NgramDrafter.from_tokens(tokens, args.order, loaded.model.head.vocab)
 
 
 def _head(path: str, loaded, args):
     from catlm.decoding.drafters import HiddenStateDrafter, load_head
-    folder = Path(path) if path else Path(args.checkpoint) / "drafter-head"
-    head = load_head(folder) if path or folder.is_dir() else _train_head(loaded, args)
-    if (head.dim, head.vocab) != (loaded.model.head.dim, loaded.model.head.vocab):
+    head = load_head(path) if path else _saved_or_trained_head(loaded, args)
+    if not _fits(head, loaded.model):
         raise BackendError(f"the head reads dim {head.dim}, vocab {head.vocab}; the target has "
                            f"dim {loaded.model.head.dim}, vocab {loaded.model.head.vocab}",
                            hint="train the head on this checkpoint")
     return HiddenStateDrafter(head, loaded.model)
 
 
-def _train_head(loaded, args):
-    import sys
+def _fits(head, model) -> bool:
+    return (head.dim, head.vocab) == (model.head.dim, model.head.vocab)
 
+
+def _saved_or_trained_head(loaded, args):
+    """The head in ``CKPT/drafter-head`` if it was trained for this checkpoint and ``--head-steps``
+    and reads; else one trained now and saved there (safetensors + JSON) for the next call."""
+    from catlm.decoding.feature_head import head_meta, load_head, save_head
+    folder = Path(args.checkpoint) / "drafter-head"
+    wanted = {"checkpoint": loaded.folder.name, "steps": args.head_steps, "seed": HEAD_SEED}
+    if (folder / "head.json").is_file():
+        try:
+            if head_meta(folder).get("trained_for") == wanted:
+                head = load_head(folder)
+                if _fits(head, loaded.model):
+                    return head
+        except BackendError as err:
+            print(f"note: {err.message}; training the head again", file=sys.stderr)
+    head = _train_head(loaded, args)
+    save_head(head, folder, trained_for=wanted)
+    print(f"saved the drafter head in {folder}", file=sys.stderr)
+    return head
+
+
+def _train_head(loaded, args):
     from catlm.decoding.drafters import HeadTraining, target_samples, train_feature_head
     print(f"training a drafter head on the target's samples ({args.head_steps} steps)", file=sys.stderr)
     sequences = target_samples(loaded.model, count=64, length=min(128, loaded.model.context),
-                               seed=args.seed)
+                               seed=HEAD_SEED)
     return train_feature_head(loaded.model, sequences, HeadTraining(steps=args.head_steps))[0]
 
 
 def _lm(path: str, loaded, args):
-    from catlm.decoding.drafters import LMDrafter, load_model
+    from catlm.decoding.drafters import LMDrafter
+    from catlm.runs.loading import load_run as load_model
     if not path:
-        raise SpecError("the lm drafter needs a checkpoint", hint="write --drafter lm:PATH")
+        raise UsageError("the lm drafter needs a checkpoint", hint="write --drafter lm:PATH")
     small = load_model(path)
     if small.model.head.vocab != loaded.model.head.vocab or \
             (small.tokenizer is not None and small.tokenizer != loaded.tokenizer):

@@ -3,7 +3,7 @@
 Three stages, one module each: read the source into a ``Pretrained`` (``gguf_file`` or
 ``hf_folder``; ``families`` gives each architecture's spec and tensor names, ``tokenizer`` the
 byte-level BPE), then ``run_folder`` compiles the spec, loads the tensors and writes the folder
-that ``catlm sample``, ``score``, ``speculate``, ``analyze`` and ``catlm.models.loading`` read.
+that ``catlm sample``, ``score``, ``generate``, ``speculate``, ``analyze`` and ``catlm.runs.load_run`` read.
 """
 from __future__ import annotations
 
@@ -47,9 +47,14 @@ def read_source(source: str | Path):
                     hint="pass a .gguf file or a folder with config.json and model.safetensors")
 
 
-def convert(source: str | Path, out: str | Path, dtype: str = "float32") -> Path:
-    """Read ``source`` and write the run folder ``out``; returns ``out``."""
+def convert(source: str | Path, out: str | Path, dtype: str = "float32", force: bool = False) -> Path:
+    """Read ``source`` and write the run folder ``out`` (a new or empty folder, or with ``force`` a
+    run folder to replace); returns ``out``."""
     from catlm.convert.run_folder import write_run
+    from catlm.runs.folder import check_run_folder, clear_run_folder
+    check_run_folder(out, resume=False, force=force)
     started = time.perf_counter()
     pretrained = read_source(source)
+    if force:
+        clear_run_folder(out)
     return write_run(pretrained, out, dtype, seconds=time.perf_counter() - started)

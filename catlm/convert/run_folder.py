@@ -1,10 +1,11 @@
 """Writing a converted checkpoint as a run folder that every catlm command reads like a trained run.
 
-The folder is ``catlm train``'s: ``checkpoint.json`` pointing at ``checkpoints/step-00000000/``
-(``model.safetensors`` with the spec's parameters, tied weights stored once; ``state.json`` with
-the spec text and kernel name in ``meta`` and the tokenizer inline), so ``catlm.models.loading``
-rebuilds the model by compiling the spec. Beside it, for people and other tools: ``model.cat`` (the
-spec), ``tokenizer.json`` (HF ``tokenizers``' own format) and ``convert.json`` (source, family,
+The folder is ``catlm train``'s (layout in docs/torch.md): ``checkpoint.json`` pointing at
+``checkpoints/step-00000000/``, which holds ``model.safetensors`` (the spec's parameters, tied
+weights stored once), ``spec.cat`` (the spec ``emb >> bb >> head``) and ``state.json`` (the kernel
+name and special token ids in ``meta``, the tokenizer inline), with no optimizer state, so
+``catlm.runs.load_run`` rebuilds the model by compiling the spec. Beside it, for people and other
+tools: ``tokenizer.json`` (HF ``tokenizers``' own format) and ``convert.json`` (source, family,
 config, dtype, special token ids, tensor types, time taken).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ from catlm.convert.pretrained import Pretrained
 from catlm.errors import SpecError
 
 DTYPES = ("float32", "bfloat16", "float16")
-SPEC_FILE, TOKENIZER_FILE, META_FILE = "model.cat", "tokenizer.json", "convert.json"
+TOKENIZER_FILE, META_FILE = "tokenizer.json", "convert.json"
 
 
 def write_run(pretrained: Pretrained, out: str | Path, dtype: str = "float32", seconds: float = 0.0) -> Path:
@@ -27,17 +28,14 @@ def write_run(pretrained: Pretrained, out: str | Path, dtype: str = "float32", s
 
     from catlm.data.tokenizers import BPETokenizer
     from catlm.models.checkpoint import save_checkpoint
+    from catlm.runs.spec import SPEC
     if dtype not in DTYPES:
         raise SpecError(f"--dtype {dtype} is not one catlm writes", hint=f"choose from {', '.join(DTYPES)}")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / SPEC_FILE).write_text(pretrained.spec(), encoding="utf-8")
-    model = build_model(pretrained, out / SPEC_FILE).to(getattr(torch, dtype))
-    tokenizer = BPETokenizer(pretrained.tokenizer)
-    meta = {"spec": pretrained.spec(), "file": str(out / SPEC_FILE), "kernel": KERNEL,
-            "source": pretrained.source, "family": pretrained.family, **pretrained.special}
-    save_checkpoint(out, 0, model, None, {"meta": meta, "model_config": model.config.to_dict(),
-                                          "tokenizer": tokenizer.to_json()})
+    model = build_model(pretrained).to(getattr(torch, dtype))
+    meta = {"kernel": KERNEL, "source": pretrained.source, "family": pretrained.family, **pretrained.special}
+    state = {"meta": meta, "tokenizer": BPETokenizer(pretrained.tokenizer).to_json()}
+    save_checkpoint(out, 0, model, None, state, files={SPEC: pretrained.spec()})
     pretrained.tokenizer.save(str(out / TOKENIZER_FILE))
     record = {"source": pretrained.source, "family": pretrained.family, "config": asdict(pretrained.config),
               "dtype": dtype, "special": pretrained.special, "read_seconds": round(seconds, 3),
@@ -46,14 +44,13 @@ def write_run(pretrained: Pretrained, out: str | Path, dtype: str = "float32", s
     return out
 
 
-def build_model(pretrained: Pretrained, file: Path):
+def build_model(pretrained: Pretrained):
     """The spec's kernel compiled by the torch backend with the checkpoint's tensors in place."""
     import torch
 
     from catlm.backends.torch import compile_torch
     from catlm.elaborate import parse
-    spec = parse(pretrained.spec(), file=str(file))
-    model = compile_torch(spec.kernels[KERNEL])
+    model = compile_torch(parse(pretrained.spec(), file="<converted>").kernels[KERNEL])
     expected = set(model.state_dict())
     tied = {"kernels.head.weight"} if pretrained.config.tied else set()  # shares emb's table
     missing = sorted(expected - set(pretrained.tensors) - tied)

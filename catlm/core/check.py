@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import networkx as nx
 
 from catlm.core.diagram import COD, DOM, Diagram, Wiring
+from catlm.core.display import Drawable
 from catlm.core.types import Ty
 from catlm.errors import Span, WiringError
 
@@ -30,7 +31,7 @@ _WITNESS = object()  # only typecheck holds it, so only typecheck makes a TypedD
 
 
 @dataclass(frozen=True, eq=False)
-class TypedDiagram:
+class TypedDiagram(Drawable):
     """A diagram that has passed ``typecheck``; ``name`` is the kernel it defines, if any."""
 
     diagram: Diagram

@@ -1,15 +1,20 @@
-"""String diagrams of a Markov category, as frozen port graphs on networkx.
+"""String diagrams of a Markov category: terms built in linear time, read as port graphs.
 
-A diagram is a directed acyclic multigraph. Its nodes are generators (a named kernel ``Box``,
-``Copy``, ``Delete``, ``Swap``) plus two boundary nodes, ``"dom"`` and ``"cod"``; each edge is a
-wire from an output port of one node to an input port of another and carries an object. Identity
-is wiring alone. This is the free symmetric monoidal category with comonoids: two diagrams are
-equal exactly when their graphs are isomorphic (Fritz & Liang 2023; Catlab's wiring diagrams).
-Copying is wire reuse and deleting is wire non-use, as in Catlab's DSL.
+A diagram is built as a term (generators and identities under ``>>`` and ``@``), which costs
+constant time per operation, and read as a port graph on networkx when first asked. The port
+graph is a directed acyclic multigraph: its nodes are the generators (a named kernel ``Box``,
+``Copy``, ``Delete``) plus two boundary nodes, ``"dom"`` and ``"cod"``; each edge is a wire from
+an output port of one node to an input port of another and carries an object. Identities and
+symmetries are wiring alone: a ``Swap`` is a permutation of wires, not a node. So two diagrams are
+equal (``==``) exactly when their port graphs are isomorphic with the boundaries fixed, which is
+equality in the free symmetric monoidal category on the generators (Joyal & Street 1991; Selinger
+2011, §3): the interchange law, associativity, ``swap >> swap == id`` and the naturality of the
+symmetry hold by construction. Copy and delete are generators here; the comonoid laws and
+discarding are decided in the free Markov category by ``catlm.core.free``.
 
 >>> from catlm.core.types import Finite, Ty
 >>> A, B = Ty(Finite.range("A", 2)), Ty(Finite.range("B", 3))
->>> f = Box("f", A, B)
+>>> f, g = Box("f", A, B), Box("g", B, A)
 >>> d = copy(A) >> (f @ f)
 >>> d.dom, d.cod
 (Ty(A), Ty(B, B))
@@ -17,19 +22,33 @@ Copying is wire reuse and deleting is wire non-use, as in Catlab's DSL.
 True
 >>> d == f >> copy(B)
 False
+>>> swap(A, B) >> swap(B, A) == identity(A @ B), (f @ g) >> swap(B, A) == swap(A, B) >> (g @ f)
+(True, True)
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Union
 
 import networkx as nx
 
+from catlm.core.display import Drawable
 from catlm.core.types import I, Ob, Ty
 from catlm.errors import Span, WiringError
 
 DOM, COD = "dom", "cod"
+
+
+class Kind(Enum):
+    """What a kernel promises: a function (a Dirac kernel, natural for copy) or any kernel."""
+
+    DETERMINISTIC = "deterministic"
+    STOCHASTIC = "stochastic"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # --- generators ----------------------------------------------------------------------------------
@@ -83,6 +102,10 @@ class Box(_Composable):
     body: "Literal | Implementation | None" = field(default=None, compare=False, repr=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
+    @property
+    def kind(self) -> Kind:
+        return Kind.DETERMINISTIC if self.deterministic else Kind.STOCHASTIC
+
     def __str__(self) -> str:
         return self.name
 
@@ -126,7 +149,7 @@ class Delete(_Composable):
 
 @dataclass(frozen=True, slots=True)
 class Swap(_Composable):
-    """The symmetry ``left @ right -> right @ left``."""
+    """The symmetry ``left @ right -> right @ left``: in a port graph, crossing wires."""
 
     left: Ty
     right: Ty
@@ -138,6 +161,12 @@ class Swap(_Composable):
     @property
     def cod(self) -> Ty:
         return self.right @ self.left
+
+    @property
+    def permutation(self) -> tuple[int, ...]:
+        """Output port ``j`` carries input port ``permutation[j]``."""
+        k, n = len(self.left), len(self.left) + len(self.right)
+        return tuple(range(k, n)) + tuple(range(k))
 
     def __str__(self) -> str:
         return f"swap[{self.left}, {self.right}]"
@@ -153,6 +182,48 @@ class Boundary:
 
 Generator = Union[Box, Copy, Delete, Swap]
 Composable = Union["Diagram", Generator]
+
+
+# --- terms: what a diagram is built as ------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Gen:
+    """One generator."""
+
+    gen: Generator
+
+
+@dataclass(frozen=True, slots=True)
+class Wires:
+    """Wiring alone: output port ``j`` carries input port ``permutation[j]`` (identity, swap)."""
+
+    permutation: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Then:
+    """``left >> right``."""
+
+    left: "Diagram"
+    right: "Diagram"
+
+
+@dataclass(frozen=True, slots=True)
+class Tensor:
+    """``left @ right``."""
+
+    left: "Diagram"
+    right: "Diagram"
+
+
+@dataclass(frozen=True, slots=True)
+class Given:
+    """A port graph given as it is (``Diagram.from_graph``): taken whole, checked by typecheck."""
+
+    graph: nx.MultiDiGraph
+
+
+Term = Union[Gen, Wires, Then, Tensor, Given]
 
 
 # --- the wiring a backend reads ------------------------------------------------------------------
@@ -171,7 +242,7 @@ class Wiring:
     """A diagram as a straight-line program: wire ``i`` carries ``wires[i]``.
 
     ``inputs``/``outputs`` are the boundary wires in port order (a wire may run straight from
-    input to output: that is an identity). ``steps`` are in a topological order.
+    input to output: that is an identity or a symmetry). ``steps`` are in a topological order.
     """
 
     wires: tuple[Ob, ...]
@@ -183,13 +254,18 @@ class Wiring:
 # --- diagrams ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True, eq=False)
-class Diagram:
-    """A frozen port graph from ``dom`` to ``cod``; ``expr`` is its text for messages."""
+class Diagram(Drawable):
+    """A diagram ``dom -> cod`` built as a ``term``; ``label`` names it in messages (else the term).
 
-    graph: nx.MultiDiGraph
+    Composition and tensor make a new term node over the two operands in constant time; the port
+    graph, its wiring and the text ``expr`` are read from the term once, in time linear in the
+    size of the diagram, when first asked for.
+    """
+
+    term: Term
     dom: Ty
     cod: Ty
-    expr: str = field(default="", compare=False)
+    label: str | None = field(default=None, compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
     # construction
@@ -199,18 +275,16 @@ class Diagram:
         """The diagram of one generator (a diagram is returned unchanged)."""
         if isinstance(gen, Diagram):
             return gen
-        g = _boundaries(gen.dom, gen.cod)
-        g.add_node(0, gen=gen)
-        _wire_in(g, DOM, 0, gen.dom)
-        _wire_out(g, 0, COD, gen.cod)
-        return Diagram(nx.freeze(g), gen.dom, gen.cod, str(gen), span or getattr(gen, "span", None))
+        return Diagram(Gen(gen), gen.dom, gen.cod, None, span or getattr(gen, "span", None))
 
     @staticmethod
     def id(ty: Ty, span: Span | None = None) -> "Diagram":
-        g = _boundaries(ty, ty)
-        for i, ob in enumerate(ty):
-            g.add_edge(DOM, COD, key=(i, i), src=i, tgt=i, ob=ob)
-        return Diagram(nx.freeze(g), ty, ty, f"id[{ty}]", span)
+        return Diagram(Wires(tuple(range(len(ty)))), ty, ty, f"id[{ty}]", span)
+
+    @staticmethod
+    def from_graph(graph: nx.MultiDiGraph, dom: Ty, cod: Ty, label: str = "") -> "Diagram":
+        """A diagram whose port graph is ``graph`` as it is (``typecheck`` decides if it is one)."""
+        return Diagram(Given(nx.freeze(graph)), dom, cod, label)
 
     def then(self, other: Composable) -> "Diagram":
         """Diagrammatic composition ``self >> other``: first self, then other."""
@@ -221,33 +295,12 @@ class Diagram:
                 f"`{other.expr}` : {other.dom} -> {other.cod}: {self.cod} is not {other.dom}",
                 other.span or self.span, related=self.span if other.span else None,
                 hint="the codomain of the first diagram must equal the domain of the second")
-        left, right = _relabel(self.graph, 0), _relabel(other.graph, _size(self.graph))
-        g = _boundaries(self.dom, other.cod)
-        _add_interior(g, left, drop=(COD,))
-        _add_interior(g, right, drop=(DOM,))
-        ends = {d["tgt"]: (u, d["src"]) for u, _, d in left.in_edges(COD, data=True)}
-        for _, v, d in right.out_edges(DOM, data=True):
-            u, src = ends[d["src"]]
-            g.add_edge(u, v, key=(src, d["tgt"]), src=src, tgt=d["tgt"], ob=d["ob"])
-        return Diagram(nx.freeze(g), self.dom, other.cod,
-                       f"{_paren(self.expr)} >> {_paren(other.expr)}", _join(self.span, other.span))
+        return Diagram(Then(self, other), self.dom, other.cod, None, _join(self.span, other.span))
 
     def tensor(self, other: Composable) -> "Diagram":
         """The monoidal product ``self @ other``: side by side, self's wires first."""
         other = Diagram.of(other)
-        left, right = _relabel(self.graph, 0), _relabel(other.graph, _size(self.graph))
-        g = _boundaries(self.dom @ other.dom, self.cod @ other.cod)
-        _add_interior(g, left, drop=())
-        shift = {DOM: len(self.dom), COD: len(self.cod)}
-        for u, v, d in right.edges(data=True):
-            src = d["src"] + (shift[DOM] if u == DOM else 0)
-            tgt = d["tgt"] + (shift[COD] if v == COD else 0)
-            g.add_edge(u, v, key=(src, tgt), src=src, tgt=tgt, ob=d["ob"])
-        for n, data in right.nodes(data=True):
-            if n not in (DOM, COD):
-                g.add_node(n, **data)
-        return Diagram(nx.freeze(g), self.dom @ other.dom, self.cod @ other.cod,
-                       f"{_paren(self.expr, '@')} @ {_paren(other.expr, '@')}",
+        return Diagram(Tensor(self, other), self.dom @ other.dom, self.cod @ other.cod, None,
                        _join(self.span, other.span))
 
     def __rshift__(self, other: Composable) -> "Diagram":
@@ -263,9 +316,29 @@ class Diagram:
         return Diagram.of(other).tensor(self)
 
     def with_span(self, span: Span | None, expr: str | None = None) -> "Diagram":
-        return Diagram(self.graph, self.dom, self.cod, expr or self.expr, span)
+        return Diagram(self.term, self.dom, self.cod, expr or self.label, span)
 
     # reading
+
+    @cached_property
+    def expr(self) -> str:
+        """The diagram's text: its label, or its term written with the fewest parentheses."""
+        return self.label if self.label is not None else _text(self)
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The port graph: generators as nodes, identities and symmetries as wiring."""
+        if isinstance(self.term, Given):
+            return self.term.graph
+        return _PortGraph(self.dom, self.cod, swaps_as_nodes=False).build(self)
+
+    @cached_property
+    def drawn(self) -> "Diagram":
+        """The same diagram with each ``Swap`` kept as a node, for drawing its crossing in place."""
+        if isinstance(self.term, Given):
+            return self
+        graph = _PortGraph(self.dom, self.cod, swaps_as_nodes=True).build(self)
+        return Diagram(Given(graph), self.dom, self.cod, self.expr, self.span)
 
     @cached_property
     def wiring(self) -> Wiring:
@@ -293,14 +366,15 @@ class Diagram:
     def boxes(self) -> tuple[Box, ...]:
         return tuple(g for g in self.generators if isinstance(g, Box))
 
-    # equality up to isomorphism of port graphs
+    # equality in the free symmetric monoidal category: isomorphism of port graphs
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, _Composable):
             other = Diagram.of(other)
         if not isinstance(other, Diagram):
             return NotImplemented
-        if (self.dom, self.cod) != (other.dom, other.cod) or len(self.graph) != len(other.graph):
+        if (self.dom, self.cod) != (other.dom, other.cod) or len(self.graph) != len(other.graph) \
+                or self.graph.number_of_edges() != other.graph.number_of_edges():
             return False
         return nx.is_isomorphic(self.graph, other.graph, node_match=_same_node, edge_match=_same_edges)
 
@@ -328,29 +402,122 @@ def identity(ty: Ob | Ty) -> Diagram:
 def copy(ty: Ob | Ty, n: int = 2) -> Diagram:
     """``copy[ty, n] : ty -> ty^n``; a product is copied object-wise with crossing wires."""
     ty = _as_ty(ty)
-    g = _boundaries(ty, ty ** n)
-    for i, ob in enumerate(ty):
-        g.add_node(i, gen=Copy(ob, n))
-        g.add_edge(DOM, i, key=(i, 0), src=i, tgt=0, ob=ob)
-        for j in range(n):
-            port = j * len(ty) + i
-            g.add_edge(i, COD, key=(j, port), src=j, tgt=port, ob=ob)
-    return Diagram(nx.freeze(g), ty, ty ** n, f"copy[{ty}]" if n == 2 else f"copy[{ty}, {n}]")
+    label = f"copy[{ty}]" if n == 2 else f"copy[{ty}, {n}]"
+    if len(ty) == 1:
+        return Diagram(Gen(Copy(ty[0], n)), ty, ty ** n, label)
+    each = _tensor_all([Diagram.of(Copy(ob, n)) for ob in ty], I)
+    # each object's n copies sit side by side; the wiring deals them out round-robin
+    k = len(ty)
+    deal = tuple(i * n + j for j in range(n) for i in range(k))
+    return Diagram(Then(each, Diagram(Wires(deal), each.cod, ty ** n)), ty, ty ** n, label)
 
 
 def delete(ty: Ob | Ty) -> Diagram:
     """``del[ty] : ty -> I``; a product is deleted object-wise."""
     ty = _as_ty(ty)
-    g = _boundaries(ty, I)
-    for i, ob in enumerate(ty):
-        g.add_node(i, gen=Delete(ob))
-        g.add_edge(DOM, i, key=(i, 0), src=i, tgt=0, ob=ob)
-    return Diagram(nx.freeze(g), ty, I, f"del[{ty}]")
+    if len(ty) == 1:
+        return Diagram(Gen(Delete(ty[0])), ty, I, f"del[{ty}]")
+    return _tensor_all([Diagram.of(Delete(ob)) for ob in ty], ty).with_span(None, f"del[{ty}]")
 
 
 def swap(left: Ob | Ty, right: Ob | Ty) -> Diagram:
     """``swap[left, right] : left @ right -> right @ left``."""
     return Diagram.of(Swap(_as_ty(left), _as_ty(right)))
+
+
+def _tensor_all(parts: list[Diagram], unit: Ty) -> Diagram:
+    if not parts:
+        return Diagram.id(unit)
+    out = parts[0]
+    for p in parts[1:]:
+        out = out @ p
+    return out
+
+
+# --- reading a term: the port graph, the text ------------------------------------------------------
+
+def _flatten(d: Diagram, op: type, named: bool = False) -> list[Diagram]:
+    """The operands of a nest of ``op`` nodes, left to right (iteratively: chains are long).
+
+    With ``named``, a labelled operand (a named kernel) stays whole, as its text does.
+    """
+    out, stack = [], [d]
+    while stack:
+        x = stack.pop()
+        if isinstance(x.term, op) and not (named and x is not d and x.label is not None):
+            stack += (x.term.right, x.term.left)
+        else:
+            out.append(x)
+    return out
+
+
+class _PortGraph:
+    """Builds one port graph from a term in a single pass; an end is ``(node, port, ob)``."""
+
+    def __init__(self, dom: Ty, cod: Ty, swaps_as_nodes: bool):
+        self.g = _boundaries(dom, cod)
+        self.nodes = 0
+        self.swaps_as_nodes = swaps_as_nodes
+
+    def build(self, d: Diagram) -> nx.MultiDiGraph:
+        ends = self.emit(d, [(DOM, i, ob) for i, ob in enumerate(d.dom)])
+        self.connect(ends, COD)
+        return nx.freeze(self.g)
+
+    def emit(self, d: Diagram, ins: list) -> list:
+        term = d.term
+        if isinstance(term, Then):
+            for part in _flatten(d, Then):
+                ins = self.emit(part, ins)
+            return ins
+        if isinstance(term, Tensor):
+            outs, at = [], 0
+            for part in _flatten(d, Tensor):
+                outs += self.emit(part, ins[at:at + len(part.dom)])
+                at += len(part.dom)
+            return outs
+        if isinstance(term, Wires):
+            return [ins[i] for i in term.permutation]
+        if isinstance(term, Given):
+            return self.splice(term.graph, ins)
+        return self.apply(term.gen, ins)
+
+    def apply(self, gen: Generator, ins: list) -> list:
+        if isinstance(gen, Swap) and not self.swaps_as_nodes:
+            return [ins[i] for i in gen.permutation]
+        node, self.nodes = self.nodes, self.nodes + 1
+        self.g.add_node(node, gen=gen)
+        self.connect(ins, node)
+        return [(node, j, ob) for j, ob in enumerate(gen.cod)]
+
+    def connect(self, ends: list, node) -> None:
+        for tgt, (u, src, ob) in enumerate(ends):
+            self.g.add_edge(u, node, key=(src, tgt), src=src, tgt=tgt, ob=ob)
+
+    def splice(self, graph: nx.MultiDiGraph, ins: list) -> list:
+        """Re-emit a given port graph's generators in topological order, reading its wires."""
+        ends = {(DOM, i): e for i, e in enumerate(ins)}
+        inner = graph.subgraph(n for n in graph if n not in (DOM, COD))
+        for n in nx.lexicographical_topological_sort(inner):
+            outs = self.apply(graph.nodes[n]["gen"], _inputs_of(graph, n, ends))
+            ends.update(((n, j), e) for j, e in enumerate(outs))
+        return _inputs_of(graph, COD, ends)
+
+
+def _inputs_of(graph: nx.MultiDiGraph, node, ends: dict) -> list:
+    edges = sorted(graph.in_edges(node, data=True), key=lambda e: e[2]["tgt"])
+    return [ends[(u, d["src"])] for u, _, d in edges]
+
+
+def _text(d: Diagram) -> str:
+    """``a >> b >> c`` and ``a @ b``, parenthesising a composite inside a tensor."""
+    if isinstance(d.term, Then):
+        return " >> ".join(part.expr for part in _flatten(d, Then, named=True))
+    if isinstance(d.term, Tensor):
+        return " @ ".join(_paren(part.expr) for part in _flatten(d, Tensor, named=True))
+    if isinstance(d.term, Gen):
+        return str(d.term.gen)
+    return "diagram"
 
 
 # --- graph plumbing ----------------------------------------------------------------------------------
@@ -360,36 +527,6 @@ def _boundaries(dom: Ty, cod: Ty) -> nx.MultiDiGraph:
     g.add_node(DOM, gen=Boundary(DOM, dom))
     g.add_node(COD, gen=Boundary(COD, cod))
     return g
-
-
-def _wire_in(g: nx.MultiDiGraph, source: str, node: int, ty: Ty) -> None:
-    for i, ob in enumerate(ty):
-        g.add_edge(source, node, key=(i, i), src=i, tgt=i, ob=ob)
-
-
-def _wire_out(g: nx.MultiDiGraph, node: int, target: str, ty: Ty) -> None:
-    for i, ob in enumerate(ty):
-        g.add_edge(node, target, key=(i, i), src=i, tgt=i, ob=ob)
-
-
-def _size(g: nx.MultiDiGraph) -> int:
-    return len(g) - 2
-
-
-def _relabel(g: nx.MultiDiGraph, offset: int) -> nx.MultiDiGraph:
-    if offset == 0:
-        return g
-    return nx.relabel_nodes(g, {n: n + offset for n in g if n not in (DOM, COD)}, copy=True)
-
-
-def _add_interior(g: nx.MultiDiGraph, part: nx.MultiDiGraph, drop: tuple[str, ...]) -> None:
-    """Copy the nodes of ``part`` and the edges that avoid the boundary nodes in ``drop``."""
-    for n, data in part.nodes(data=True):
-        if n not in (DOM, COD):
-            g.add_node(n, **data)
-    for u, v, k, d in part.edges(keys=True, data=True):
-        if u not in drop and v not in drop:
-            g.add_edge(u, v, key=k, **d)
 
 
 def _ports(edges, port: str, wire_of: dict) -> tuple[int, ...]:
@@ -414,9 +551,9 @@ def _same_edges(a: dict, b: dict) -> bool:
         all(x["ob"] == y["ob"] for x, y in zip(sorted(a.values(), key=key), sorted(b.values(), key=key)))
 
 
-def _paren(expr: str, op: str = ">>") -> str:
+def _paren(expr: str) -> str:
     """Parenthesise a composite inside a tensor (``>>`` is associative and binds loosest)."""
-    return f"({expr})" if op == "@" and " >> " in expr else expr
+    return f"({expr})" if " >> " in expr else expr
 
 
 def _join(a: Span | None, b: Span | None) -> Span | None:

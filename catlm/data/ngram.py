@@ -46,14 +46,8 @@ class NgramSource:
         tokens = np.asarray(tokens)
         vocab_size = _check_tokens(tokens, order, vocab_size)
         extended = np.concatenate([tokens, tokens[:order]]) if cyclic else tokens
-        n_transitions = len(tokens) if cyclic else len(tokens) - order
-        window = _window_codes(extended, order, vocab_size)[:n_transitions]
-        codes, rows = np.unique(window, return_inverse=True)
-        columns = extended[order:order + n_transitions]
-        counts = sp.csr_matrix((np.ones(n_transitions), (rows.ravel(), columns)),
-                               shape=(len(codes), vocab_size))
-        counts.sum_duplicates()
-        counts.sort_indices()
+        codes, counts = count_ngrams(extended, order, vocab_size,
+                                     len(tokens) if cyclic else len(tokens) - order)
         return cls(order, vocab_size, codes, counts,
                    _successors(codes, counts, order, vocab_size), alphabet)
 
@@ -144,6 +138,39 @@ class NgramSource:
                                    steps=steps, base=base)
 
 
+def count_ngrams(tokens: np.ndarray, order: int, vocab_size: int,
+                 transitions: int | None = None) -> tuple[np.ndarray, sp.csr_matrix]:
+    """The (r + 1)-gram counts of a sequence: catlm's one n-gram counter.
+
+    Returns the base-V codes (n,) of the observed r-token contexts, ascending, and the (n, V)
+    sparse counts of the token after each; ``transitions`` keeps only the first so many windows.
+    """
+    if vocab_size ** max(order, 1) >= MAX_CODE:
+        raise SpecError(f"V**order = {vocab_size}**{order} is too large to index contexts",
+                        hint="lower the order")
+    n_transitions = len(tokens) - order if transitions is None else transitions
+    window = _window_codes(tokens, order, vocab_size)[:n_transitions]
+    codes, rows = np.unique(window, return_inverse=True)
+    columns = tokens[order:order + n_transitions]
+    counts = sp.csr_matrix((np.ones(n_transitions), (rows.ravel(), columns)),
+                           shape=(len(codes), vocab_size))
+    counts.sum_duplicates()
+    counts.sort_indices()
+    return codes, counts
+
+
+def context_counts(tokens, order: int, vocab_size: int) -> dict[tuple[int, ...], np.ndarray]:
+    """``{context: next-token counts (V,)}`` over the observed ``order``-token contexts (a
+    back-off table of the n-gram drafter); empty when the sequence has no (order + 1)-gram."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    if len(tokens) <= order:
+        return {}
+    codes, counts = count_ngrams(tokens, order, vocab_size)
+    powers = vocab_size ** np.arange(order - 1, -1, -1, dtype=np.int64)
+    contexts = (codes[:, None] // powers[None, :]) % vocab_size
+    return {tuple(int(t) for t in context): row for context, row in zip(contexts, counts.toarray())}
+
+
 def _check_tokens(tokens: np.ndarray, order: int, vocab_size: int | None) -> int:
     if tokens.ndim != 1 or tokens.dtype.kind not in "iu":
         raise SpecError("an n-gram source needs a 1-D sequence of integer tokens",
@@ -153,9 +180,6 @@ def _check_tokens(tokens: np.ndarray, order: int, vocab_size: int | None) -> int
     vocab_size = int(tokens.max()) + 1 if vocab_size is None else vocab_size
     if tokens.min() < 0 or tokens.max() >= vocab_size:
         raise SpecError(f"tokens must lie in 0..{vocab_size - 1}")
-    if vocab_size ** max(order, 1) >= MAX_CODE:
-        raise SpecError(f"V**order = {vocab_size}**{order} is too large to index contexts",
-                        hint="lower the order")
     return vocab_size
 
 

@@ -47,7 +47,7 @@ _EXPORTS = {
     **dict.fromkeys(["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup",
                      "NgramDrafter", "LMDrafter", "FeatureHead", "HiddenStateDrafter",
                      "HeadTraining", "target_samples", "train_feature_head", "save_head",
-                     "load_head", "Loaded", "load_model", "truncate_cache", "RowLaw"],
+                     "load_head", "truncate_cache", "RowLaw"],
                     "catlm.decoding.drafters"),
 }
 

@@ -37,18 +37,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from catlm.data.ngram import context_counts
 from catlm.decoding.feature_head import (FeatureHead, HeadTraining, load_head, save_head,
                                          target_samples, train_feature_head)
 from catlm.decoding.kvcache import rollback_cache, truncate_cache
 from catlm.decoding.rejection import inverse_cdf
 from catlm.decoding.sampling import sampling_log_probs
-from catlm.errors import SpecError
-from catlm.models.loading import Loaded, load_model
+from catlm.errors import UsageError
 
 __all__ = ["Sampling", "DraftContext", "Draft", "Drafter", "PromptLookup", "NgramDrafter",
            "LMDrafter", "FeatureHead", "HiddenStateDrafter", "HeadTraining", "RowLaw", "target_samples",
-           "train_feature_head", "save_head", "load_head", "Loaded", "load_model", "truncate_cache",
-           "draw", "uniform"]
+           "train_feature_head", "save_head", "load_head", "truncate_cache", "draw", "uniform"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,9 +194,9 @@ class NgramDrafter:
     @classmethod
     def from_tokens(cls, tokens, order: int, vocab: int) -> "NgramDrafter":
         if order < 1:
-            raise SpecError(f"n-gram order {order} must be >= 1")
+            raise UsageError(f"n-gram order {order} must be >= 1")
         tokens = np.asarray(tokens, dtype=np.int64)
-        return cls(vocab, [_counts(tokens, r, vocab) for r in range(order + 1)])
+        return cls(vocab, [context_counts(tokens, r, vocab) for r in range(order + 1)])
 
     def reset(self) -> None:
         return None
@@ -234,21 +233,12 @@ class NgramDrafter:
         return law
 
 
-def _counts(tokens: np.ndarray, r: int, vocab: int) -> dict:
-    """{context tuple of length r: next-token counts (V,)} over the (r+1)-grams of tokens."""
-    if len(tokens) <= r:
-        return {}
-    windows = np.lib.stride_tricks.sliding_window_view(tokens, r + 1)  # (N - r, r + 1)
-    keys, inverse = np.unique(windows[:, :r], axis=0, return_inverse=True)
-    counts = np.zeros((len(keys), vocab))
-    np.add.at(counts, (inverse.ravel(), windows[:, r]), 1.0)
-    return {tuple(int(t) for t in key): row for key, row in zip(keys, counts)}
-
-
 # --- a small LM with its own KV cache ------------------------------------------------------------
 
 class LMDrafter:
-    """Draft by sampling a small LM; its cache keeps the longest prefix shared with the committed text."""
+    """Draft by sampling a small LM; its cache keeps the longest prefix shared with the committed
+    text while the text and the drafts fit its context, and past it each draft re-reads the last
+    ``context`` tokens (the sliding window of ``sampling.generate``)."""
 
     name = "lm"
 
@@ -260,14 +250,16 @@ class LMDrafter:
         self.cache, self.fed = rollback_cache(self.model), []
 
     def propose(self, ctx: DraftContext) -> Draft:
-        self._rollback(ctx.tokens)
-        tokens, rows = [], []
-        pending = ctx.tokens[len(self.fed):]
+        sliding = len(ctx.tokens) + ctx.gamma > self.model.context
+        if not sliding:
+            self._rollback(ctx.tokens)
+        seq, tokens, rows = list(ctx.tokens), [], []
         for _ in range(ctx.gamma):
-            law = RowLaw.of(ctx.sampling.probs(self._feed(pending)[-1]))
+            logits = self._window(seq) if sliding else self._feed(seq[len(self.fed):])[-1]
+            law = RowLaw.of(ctx.sampling.probs(logits))
             tokens.append(law.draw(uniform(ctx.generator)))
             rows.append(law.probs)
-            pending = tokens[-1:]
+            seq.append(tokens[-1])
         return Draft(tokens, np.array(rows).reshape(len(tokens), self.vocab))
 
     def _rollback(self, committed: list[int]) -> None:
@@ -284,6 +276,11 @@ class LMDrafter:
             logits = self.model(idx, cache=self.cache, start_pos=len(self.fed))[0]  # (T, V)
         self.fed += tokens
         return logits
+
+    def _window(self, seq: list[int]) -> torch.Tensor:
+        """Logits (V,) after the last ``context`` tokens of ``seq``, read without the cache."""
+        with torch.inference_mode():
+            return self.model(torch.tensor([seq[-self.model.context:]]))[0, -1]
 
 
 # --- the hidden-state drafter (EAGLE-like) -------------------------------------------------------

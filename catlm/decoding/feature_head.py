@@ -24,7 +24,7 @@ from torch import nn
 from catlm.errors import BackendError
 
 __all__ = ["FeatureHead", "HeadTraining", "target_samples", "train_feature_head", "save_head",
-           "load_head"]
+           "load_head", "head_meta"]
 
 
 class FeatureHead(nn.Module):
@@ -98,24 +98,49 @@ def _head_loss(head, target, hidden, tokens, target_logp, config: HeadTraining) 
     return nll + config.feature_weight * feature
 
 
-def save_head(head: FeatureHead, path: str | Path) -> Path:
-    """A folder with ``head.safetensors`` and ``head.json`` (dim, vocab)."""
+def save_head(head: FeatureHead, path: str | Path, trained_for: dict | None = None) -> Path:
+    """A folder with ``head.safetensors`` and ``head.json`` (dim, vocab, and ``trained_for``: what
+    the head was fitted to, e.g. the target's checkpoint and the training settings).
+
+    The JSON is removed first and written last, each file through a temporary name, so a head cut
+    off mid-write has no ``head.json`` and reads as missing, never as a head for the wrong target.
+    """
     from safetensors.torch import save_model
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    save_model(head, str(path / "head.safetensors"))
-    (path / "head.json").write_text(json.dumps({"kind": "feature_head", "dim": head.dim,
-                                                "vocab": head.vocab}))
+    (path / "head.json").unlink(missing_ok=True)
+    save_model(head, str(path / "head.safetensors.tmp"))
+    (path / "head.safetensors.tmp").replace(path / "head.safetensors")
+    meta = {"kind": "feature_head", "dim": head.dim, "vocab": head.vocab, "trained_for": trained_for or {}}
+    (path / "head.json.tmp").write_text(json.dumps(meta, sort_keys=True))
+    (path / "head.json.tmp").replace(path / "head.json")
     return path
 
 
-def load_head(path: str | Path) -> FeatureHead:
-    from safetensors.torch import load_model
-    path = Path(path)
-    if not (path / "head.json").is_file():
-        raise BackendError(f"no drafter head at {str(path)!r} (head.json missing)",
+def head_meta(path: str | Path) -> dict:
+    """The ``head.json`` of a saved head; a ``BackendError`` if it is missing or not that JSON."""
+    path = Path(path) / "head.json"
+    if not path.is_file():
+        raise BackendError(f"no drafter head at {str(path.parent)!r} (head.json missing)",
                            hint="train one with catlm.decoding.drafters.train_feature_head and save_head")
-    meta = json.loads((path / "head.json").read_text())
-    head = FeatureHead(meta["dim"], meta["vocab"])
-    load_model(head, str(path / "head.safetensors"))
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        int(meta["dim"]), int(meta["vocab"])
+    except (ValueError, KeyError, TypeError, UnicodeError) as err:
+        raise BackendError(f"{str(path)!r} is not the JSON of a drafter head ({err})",
+                           hint="delete the folder and train the head again") from None
+    return meta
+
+
+def load_head(path: str | Path) -> FeatureHead:
+    """The head saved in ``path`` by ``save_head``; a ``BackendError`` for a missing or damaged file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_model
+    meta = head_meta(path)
+    head = FeatureHead(int(meta["dim"]), int(meta["vocab"]))
+    try:
+        load_model(head, str(Path(path) / "head.safetensors"))
+    except (OSError, RuntimeError, SafetensorError) as err:
+        raise BackendError(f"cannot read the drafter head in {str(path)!r}: {err}",
+                           hint="delete the folder and train the head again") from None
     return head.eval()

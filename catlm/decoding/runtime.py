@@ -43,10 +43,10 @@ from catlm.decoding.drafters import Draft, DraftContext, Drafter, RowLaw, Sampli
 from catlm.decoding.kvcache import rollback_cache
 from catlm.decoding.rejection import inverse_cdf
 from catlm.decoding.scalars import RESIDUAL_TOL
-from catlm.errors import BackendError, SpecError
+from catlm.errors import UsageError
 
 __all__ = ["SpecStats", "SpecResult", "speculative_generate", "plain_generate", "fast_verify",
-           "pit_test", "forward_cost_ratio"]
+           "pit_test", "forward_cost_ratio", "one_prompt"]
 
 
 @dataclass
@@ -148,28 +148,55 @@ def _residual(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return p if mass <= RESIDUAL_TOL else surplus / mass
 
 
-def _ids(tokens: list[int], model) -> torch.Tensor:
-    """Token ids (1, T) on the model's device."""
-    return torch.tensor([tokens], device=next(model.parameters()).device)
+def _ids(rows: list[list[int]], model) -> torch.Tensor:
+    """Token ids (rows, T) on the model's device."""
+    return torch.tensor(rows, device=next(model.parameters()).device)
 
 
 class _Target:
-    """The target's rollback KV cache and the hidden state at the position before the last token."""
+    """The target's rollback KV cache and the hidden state at the position before the last token.
+
+    While the text fits the model's context, one block is one cached forward over the last
+    committed token and the drafts. Past it, the window slides as in ``sampling.generate``: the
+    row that predicts token j+1 re-reads the last ``context`` tokens up to j (learned positions
+    cannot be shifted inside a cache), and the k+1 rows of a block are one batched forward of
+    k+1 windows. A block never straddles the edge (``room``), so each row is exactly the row that
+    plain sampling computes for the same text.
+    """
 
     def __init__(self, model, prompt: list[int], stats: SpecStats):
-        self.model, self.cache, self.hidden = model, rollback_cache(model), None
+        self.model, self.context = model, model.context
+        self.cache, self.hidden = rollback_cache(model), None
         if len(prompt) > 1:
             started = time.perf_counter()
-            self.hidden = model.hidden(_ids(prompt[:-1], model), cache=self.cache)[0, -1]
+            if len(prompt) <= self.context:
+                self.hidden = model.hidden(_ids([prompt[:-1]], model), cache=self.cache)[0, -1]
+            else:
+                self.hidden = self._windows(prompt[:-1], 1)[0]
             stats.target_seconds += time.perf_counter() - started
 
-    def score(self, fed: list[int], stats: SpecStats) -> tuple[torch.Tensor, torch.Tensor]:
-        """One forward over the fed tokens: hidden (k+1, d) and logits (k+1, V)."""
+    def room(self, committed: int, k: int) -> int:
+        """Drafts a block may carry: all k past the edge, else only as many as still fit."""
+        return k if committed >= self.context else min(k, self.context - committed)
+
+    def score(self, tokens: list[int], drafts: list[int], stats: SpecStats) -> tuple[torch.Tensor, torch.Tensor]:
+        """Hidden (k+1, d) and logits (k+1, V) at the last committed token and each draft."""
         started = time.perf_counter()
-        h = self.model.hidden(_ids(fed, self.model), cache=self.cache, start_pos=self.cache.length)[0]
+        if len(tokens) + len(drafts) <= self.context:
+            fed = _ids([[tokens[-1], *drafts]], self.model)
+            h = self.model.hidden(fed, cache=self.cache, start_pos=self.cache.length)[0]
+        else:
+            h = self._windows(tokens + drafts, len(drafts) + 1)
         logits = self.model.head(h)
         stats.target_seconds += time.perf_counter() - started
         return h, logits
+
+    def _windows(self, seq: list[int], rows: int) -> torch.Tensor:
+        """Hidden states (rows, d) at the last ``rows`` positions of ``seq``, each read from the
+        ``context`` tokens ending there (every window is full: ``len(seq) - rows + 1 >= context``)."""
+        ends = range(len(seq) - rows + 1, len(seq) + 1)
+        windows = _ids([seq[max(0, end - self.context):end] for end in ends], self.model)  # (rows, C)
+        return self.model.hidden(windows)[:, -1]
 
     def commit(self, kept: int, hidden: torch.Tensor) -> None:
         """Keep the first ``kept`` positions of the cache (the accepted prefix): a pointer move."""
@@ -190,15 +217,21 @@ class _Run:
     rows: list = field(default_factory=list)
 
 
-def _check_run(model, prompt: list[int], max_new: int, gamma: int) -> None:
+def _check_run(prompt: list[int], max_new: int, gamma: int) -> None:
     if not prompt:
-        raise SpecError("the prompt is empty", hint="give at least one token")
+        raise UsageError("the prompt is empty", hint="give at least one token")
     if gamma < 0 or max_new < 0:
-        raise SpecError(f"gamma={gamma} and max_new={max_new} must be >= 0")
-    if len(prompt) + max_new > model.context:
-        raise BackendError(f"prompt ({len(prompt)} tokens) + max_new ({max_new}) exceed the model's "
-                           f"context of {model.context}",
-                           hint="shorten the prompt or lower max_new: the KV cache cannot slide")
+        raise UsageError(f"gamma={gamma} and max_new={max_new} must be >= 0")
+
+
+def one_prompt(prompt) -> list[int]:
+    """The token ids of one prompt (a list, 1-D array or 1-D tensor); a batch is refused."""
+    tokens = prompt.tolist() if hasattr(prompt, "tolist") else list(prompt)
+    if any(hasattr(t, "__len__") for t in tokens):
+        raise UsageError(f"the prompt is a batch of {len(tokens)} sequences; speculative decoding "
+                         "runs one sequence at a time",
+                         hint="pass one prompt as a list or 1-D tensor of token ids, and loop over a batch")
+    return [int(t) for t in tokens]
 
 
 def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: int,
@@ -214,8 +247,8 @@ def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: 
     (its transformer, with ``layers``) and ``context`` (``catlm.models.GPT``). ``verifier``
     defaults to ``fast_verify``, which emits what ``rejection.verify`` emits on the same uniforms.
     """
-    prompt = [int(t) for t in prompt]
-    _check_run(target, prompt, max_new, gamma)
+    prompt = one_prompt(prompt)
+    _check_run(prompt, max_new, gamma)
     torch_gen = torch.Generator().manual_seed(seed)
     run = _Run(SpecStats(gamma), list(prompt), sampling, verifier, np.random.default_rng(seed))
     started, end = time.perf_counter(), len(prompt) + max_new
@@ -223,7 +256,7 @@ def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: 
     with torch.inference_mode():
         state = _Target(target, prompt, run.stats)
         while len(run.tokens) < end:
-            k = min(gamma, end - len(run.tokens) - 1)  # a block emits <= k + 1 tokens
+            k = state.room(len(run.tokens), min(gamma, end - len(run.tokens) - 1))  # emits <= k + 1
             ctx = DraftContext(run.tokens, state.hidden, k, sampling, torch_gen)
             _block(state, _propose(drafter, ctx, run.stats), run)
             if until is not None and until(run.tokens[len(prompt):]):
@@ -245,7 +278,7 @@ def _propose(drafter: Drafter, ctx: DraftContext, stats: SpecStats) -> Draft:
 def _block(state: _Target, draft: Draft, run: _Run) -> None:
     """Score, verify and commit one block: one target call, the sampling transform once per row."""
     start = state.cache.length
-    hidden, logits = state.score([run.tokens[-1]] + draft.tokens, run.stats)
+    hidden, logits = state.score(run.tokens, draft.tokens, run.stats)
     p = run.sampling.probs(logits)  # (k+1, V) float64
     q = draft.q if len(draft.tokens) else np.zeros((0, p.shape[-1]))
     emitted = [int(x) for x in run.verifier(p, q, draft.tokens, run.rng)]
@@ -283,22 +316,31 @@ def _pits(p: np.ndarray, emitted: list[int], rng: np.random.Generator) -> np.nda
 def plain_generate(target, prompt, max_new: int, sampling: Sampling = Sampling(),
                    seed: int = 0) -> SpecResult:
     """Target-only ancestral sampling, one cached call per token, through the same cache, sampling
-    transform and inverse-CDF draw as ``speculative_generate``: the baseline of its speedup."""
-    prompt = [int(t) for t in prompt]
-    _check_run(target, prompt, max_new, 0)
+    transform, sliding window and inverse-CDF draw as ``speculative_generate``: the baseline of
+    its speedup."""
+    prompt = one_prompt(prompt)
+    _check_run(prompt, max_new, 0)
     gen, tokens = torch.Generator().manual_seed(seed), list(prompt)
     started = time.perf_counter()
     stats = SpecStats(0, blocks=max_new, emitted=max_new)
     with torch.inference_mode():
-        cache, fed = rollback_cache(target), prompt
+        cache = rollback_cache(target)
         for _ in range(max_new):
             called = time.perf_counter()
-            logits = target(_ids(fed, target), cache=cache, start_pos=cache.length)[0, -1]  # (V,)
+            logits = _next_logits(target, tokens, cache)  # (V,)
             stats.target_seconds += time.perf_counter() - called
             tokens.append(RowLaw.of(sampling.probs(logits)).draw(uniform(gen)))
-            fed = tokens[-1:]
     stats.seconds = time.perf_counter() - started
     return SpecResult(prompt, tokens[len(prompt):], np.zeros(0), stats)
+
+
+def _next_logits(target, tokens: list[int], cache) -> torch.Tensor:
+    """The logits after ``tokens``: through the cache while they fit the context, else from the
+    last ``context`` tokens re-read (``sampling.generate``'s sliding window)."""
+    if len(tokens) > target.context:
+        return target(_ids([tokens[-target.context:]], target))[0, -1]
+    fed = _ids([tokens[cache.length:]], target)
+    return target(fed, cache=cache, start_pos=cache.length)[0, -1]
 
 
 def pit_test(pits, bins: int = 10) -> ChiSquare:
@@ -314,12 +356,12 @@ def forward_cost_ratio(target, gamma: int, past: int = 64, repeats: int = 30) ->
     times: dict[int, list[float]] = {1: [], gamma + 1: []}
     with torch.inference_mode():
         cache = rollback_cache(target)
-        target(torch.zeros(1, past, dtype=torch.long), cache=cache)
+        target(_ids([[0] * past], target), cache=cache)
         for _ in range(repeats):
             for width, seen in times.items():
                 cache.truncate(past)
                 started = time.perf_counter()
-                target(torch.zeros(1, width, dtype=torch.long), cache=cache, start_pos=past)
+                target(_ids([[0] * width], target), cache=cache, start_pos=past)
                 seen.append(time.perf_counter() - started)
     one, block = float(np.median(times[1])), float(np.median(times[gamma + 1]))
     return {"one_token_s": one, "block_s": block, "ratio": block / one}

@@ -2,8 +2,8 @@
 
 Every function in ``catlm.decoding``'s exact part runs the same code on both: an array of dtype
 ``object`` holding ``fractions.Fraction`` entries is computed with exactly (equality is ``==``);
-any other numeric array is converted to ``float64`` and compared with ``ATOL``. A row of a kernel
-is a distribution along the **last** axis.
+any other numeric array is converted to ``float64`` and compared with ``ATOL`` per token. A row of
+a kernel is a distribution along the **last** axis, checked by ``catlm.stochastic``.
 
 >>> from fractions import Fraction as F
 >>> p = as_laws([F(1, 2), F(1, 2)], "p")
@@ -18,35 +18,14 @@ from typing import Union
 import numpy as np
 
 from catlm.errors import KernelError, WiringError
+from catlm.stochastic import ATOL, as_array, check_rows, is_exact
+
+__all__ = ["Scalar", "ATOL", "RESIDUAL_TOL", "is_exact", "as_laws", "as_row", "same_tokens", "zeros",
+           "one", "point_mass", "argmax", "is_zero"]
 
 Scalar = Union[Fraction, float]
 
-ATOL = 1e-9  # float rows must sum to 1 within this; exact rows must sum to exactly 1
 RESIDUAL_TOL = 1e-12  # float residual mass at or below this counts as 0 (p = q up to rounding)
-
-
-def is_exact(a: np.ndarray) -> bool:
-    """Exact arithmetic is used for object arrays (Fractions, ints)."""
-    return np.asarray(a).dtype == object
-
-
-def as_array(x, name: str) -> np.ndarray:
-    """An object array stays exact (ints become Fractions); anything else becomes float64."""
-    a = np.asarray(x)
-    if a.dtype == object:
-        return np.vectorize(_exact_entry(name), otypes=[object])(a) if a.size else a
-    if not np.issubdtype(a.dtype, np.number):
-        raise KernelError(f"{name} has entries of type {a.dtype}; give numbers or Fractions")
-    return a.astype(np.float64)
-
-
-def _exact_entry(name: str):
-    def convert(v):
-        if isinstance(v, float):
-            raise KernelError(f"{name} mixes floats into an exact (Fraction) array",
-                              hint="use Fraction entries throughout, or a float array")
-        return Fraction(v)
-    return convert
 
 
 def as_laws(x, name: str) -> np.ndarray:
@@ -54,26 +33,17 @@ def as_laws(x, name: str) -> np.ndarray:
     a = as_array(x, name)
     if a.ndim == 0 or a.shape[-1] == 0:
         raise KernelError(f"{name} must have a nonempty last (token) axis; got shape {a.shape}")
-    if not is_exact(a) and not np.all(np.isfinite(a)):
-        raise KernelError(f"{name} has a NaN or infinite entry")
-    if np.any(a < 0):
-        raise KernelError(f"{name} has a negative entry at {_first(a < 0)}")
-    _check_sums(a, name)
+    check_rows(a.reshape(-1, a.shape[-1]), name, ATOL * a.shape[-1], _row_label(a.shape[:-1]))
     return a
 
 
-def _check_sums(a: np.ndarray, name: str) -> None:
-    sums = a.sum(axis=-1)
-    bad = (sums != 1) if is_exact(a) else (np.abs(sums - 1) > ATOL * a.shape[-1])
-    if np.any(bad):
-        row = _first(bad)
-        where = row[0] if len(row) == 1 else row
-        raise KernelError(f"{name} row {where} sums to {np.asarray(sums)[row]}, not 1",
-                          hint="normalise each row (last axis) to a probability distribution")
-
-
-def _first(mask: np.ndarray) -> tuple[int, ...]:
-    return tuple(int(i) for i in np.argwhere(np.asarray(mask))[0])
+def _row_label(lead: tuple[int, ...]):
+    """``row 3`` for a matrix, ``row (1, 2)`` for more leading axes, ``the law`` for a vector."""
+    if not lead:
+        return lambda r: "the law"
+    if len(lead) == 1:
+        return "row {}".format
+    return lambda r: f"row {tuple(int(i) for i in np.unravel_index(r, lead))}"
 
 
 def same_tokens(p: np.ndarray, q: np.ndarray, p_name: str = "p", q_name: str = "q") -> None:

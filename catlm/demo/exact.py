@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+from catlm.analysis.surplus import information_surplus
 from catlm.analysis.report import Table, line_plot, markdown_table
 from catlm.demo.plan import Figure, Section
 from catlm.demo.spec import bundled_path
@@ -91,10 +92,13 @@ def surplus(ws: Workspace) -> Section:
     """Surplus_K of the encoders keeping the last j characters of an order-r context."""
     r, steps = ws.config.surplus_order, ws.config.surplus_steps
     src = ws.source(r, cyclic=True)   # cyclic: every path of K steps stays among observed contexts
-    rows = []
-    for keep in range(r + 1):
-        encoder = src.suffix_encoder(keep)
-        rows += [(keep, K, *_bits(src.surplus(K, encoder))) for K in steps]
+    law, encoders = src.context_law(), [src.suffix_encoder(keep) for keep in range(r + 1)]
+    found = {}
+    for K in steps:   # one sparse K-step kernel per K, read by every encoder
+        kernel = src.k_step_kernel(K)
+        found.update({(keep, K): information_surplus(law, kernel, encoder, steps=K)
+                      for keep, encoder in enumerate(encoders)})
+    rows = [(keep, K, *_bits(found[keep, K])) for keep in range(r + 1) for K in steps]
     series = {f"keeps last {j}": (list(steps), [row[2] for row in rows if row[0] == j]) for j in range(r + 1)}
     figure = line_plot(ws.out, "surplus.png", series, title="Information surplus by K",
                        xlabel="K (tokens ahead)", ylabel="bits",

@@ -2,7 +2,7 @@
 
 The presentation stage of ``catlm demo``: sections arrive computed; this module only arranges
 them (an introduction, one chapter per section with its figures embedded by relative path, the
-run's settings and timings) and writes the numbers as JSON (``catlm.analysis.report.plain``).
+run's settings and timings) for catlm's one report writer, ``catlm.analysis.report``.
 
 >>> import json, tempfile
 >>> from catlm.demo.plan import DemoConfig, Section
@@ -15,11 +15,10 @@ run's settings and timings) and writes the numbers as JSON (``catlm.analysis.rep
 from __future__ import annotations
 
 import dataclasses
-import json
 import platform
 from pathlib import Path
 
-from catlm.analysis.report import plain
+from catlm.analysis.report import Chapter, Report, write_report as write
 
 INTRO = (
     "A language model's single step is a composite of Markov kernels, "
@@ -32,26 +31,22 @@ INTRO = (
     "speculative decoding. Every number and figure below was computed in this run.")
 
 
+TITLE = "catlm demo: a Markov categorical language model on real text"
+
+
 def write_report(sections: dict, seconds: dict, ws) -> Path:
     """Write ``report.md`` and ``report.json`` into ``ws.out``; returns the Markdown's path."""
-    lines = ["# catlm demo: a Markov categorical language model on real text", "", INTRO, ""]
-    for i, (name, section) in enumerate(sections.items(), 1):
-        lines += [f"## {i}. {section.title}", "", section.markdown, ""]
-        for figure in section.figures:
-            lines += [f"![{figure.caption}]({figure.file})", "", f"*{figure.caption}*", ""]
-    lines += _settings(ws, seconds)
-    path = ws.out / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
+    chapters = [Chapter(s.title, s.markdown, s.figures) for s in sections.values()]
     data = {"config": dataclasses.asdict(ws.config), "seconds": seconds,
             "sections": {name: s.data for name, s in sections.items()},
             "figures": [f.file for s in sections.values() for f in s.figures]}
-    (ws.out / "report.json").write_text(json.dumps(plain(data), indent=1), encoding="utf-8")
-    return path
+    report = Report(TITLE, (INTRO,), (), (), data, (*chapters, _this_run(ws, seconds)))
+    return write(report, ws.out) / "report.md"
 
 
-def _settings(ws, seconds: dict) -> list[str]:
+def _this_run(ws, seconds: dict) -> Chapter:
     rows = [f"| {name} | {value:.1f} |" for name, value in seconds.items()]
-    return ["## This run", "",
-            f"Corpus `{ws.config.corpus}`; machine {platform.machine()} with Python "
-            f"{platform.python_version()}; {sum(seconds.values()):.0f} s in all. The settings are in "
-            "`report.json` (`config`).", "", "| section | seconds |", "|---|---|", *rows, ""]
+    return Chapter("This run", "\n".join([
+        f"Corpus `{ws.config.corpus}`; machine {platform.machine()} with Python "
+        f"{platform.python_version()}; {sum(seconds.values()):.0f} s in all. The settings are in "
+        "`report.json` (`config`).", "", "| section | seconds |", "|---|---|", *rows]))

@@ -94,7 +94,7 @@ class Layout:
 
 def layout(diagram) -> Layout:
     """Place a ``Diagram``, ``TypedDiagram`` or generator top to bottom; deterministic."""
-    diagram = _as_diagram(diagram)
+    diagram = _as_diagram(diagram).drawn  # a swap is drawn as one crossing, in place
     layered = _layered(diagram)
     order = _order(layered)
     return _assemble(diagram, layered, _positions(layered, order))

@@ -12,9 +12,13 @@ used, so drawing never touches pyplot's global state.
 >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.svg"
 >>> "<svg" in render(spec.kernels["g"], out).read_text()
 True
+>>> "<svg" in svg(spec.kernels["g"])
+True
 """
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
 from pathlib import Path
 
 from catlm.core.diagram import Boundary, Box, Copy, Delete, Swap
@@ -28,6 +32,23 @@ TITLE_INCHES = 0.5   # room for the title above the drawing
 DPI = 120
 INK, PAPER, LABEL = "#1f2933", "#e8eef7", "#52606d"
 BOX_MARGIN = 0.12    # the box is drawn this much inside the width its ports reserve
+METADATA = {"svg": {"Date": None}, "png": {}}  # no timestamp: the same diagram, the same file
+MAX_INLINE = 200     # generators; a notebook shows larger diagrams as text, not a slow picture
+
+
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """An SVG drawing of a diagram; Jupyter shows it inline, ``save`` writes it to a file."""
+
+    svg: str
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(self.svg, encoding="utf-8")
+        return path
 
 
 def render(diagram, path: str | Path, title: str | None = None) -> Path:
@@ -37,8 +58,29 @@ def render(diagram, path: str | Path, title: str | None = None) -> Path:
     figure = _figure(layout(diagram), title if title is not None else _title(diagram))
     from matplotlib import rc_context
     with rc_context({"svg.fonttype": "none", "svg.hashsalt": "catlm"}):  # text stays text
-        figure.savefig(path, format=fmt, dpi=DPI)
+        figure.savefig(path, format=fmt, dpi=DPI, metadata=METADATA[fmt])
     return path
+
+
+def svg(diagram, title: str | None = None) -> str:
+    """The SVG text of the picture of ``diagram``."""
+    figure = _figure(layout(diagram), title if title is not None else _title(diagram))
+    out = io.StringIO()
+    from matplotlib import rc_context
+    with rc_context({"svg.fonttype": "none", "svg.hashsalt": "catlm"}):
+        figure.savefig(out, format="svg", dpi=DPI, metadata=METADATA["svg"])
+    return out.getvalue()
+
+
+def draw(diagram, path: str | Path | None = None, *, title: str | None = None) -> Picture | Path:
+    """DisCoPy's ``draw``: the ``Picture`` of ``diagram``, or the file ``path`` it is drawn to."""
+    return Picture(svg(diagram, title)) if path is None else render(diagram, path, title)
+
+
+def inline_svg(diagram) -> str | None:
+    """What a notebook shows for a diagram: its picture, or None (its text) past ``MAX_INLINE``."""
+    inner = getattr(diagram, "diagram", diagram)
+    return svg(diagram) if len(getattr(inner, "generators", ())) <= MAX_INLINE else None
 
 
 def check_format(path: Path) -> Path:

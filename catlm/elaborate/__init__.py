@@ -29,6 +29,7 @@ from catlm.elaborate.literals import literal
 from catlm.elaborate.numbers import value
 from catlm.elaborate.objects import object_type
 from catlm.errors import Span, SpecError, WiringError
+from catlm.models.signatures import Call, bind, signature
 from catlm.syntax import ast, load_files
 from catlm.syntax import parse as parse_syntax
 from catlm.syntax.format import format_ob
@@ -73,6 +74,7 @@ class _Env:
     laws: list[LawDecl] = field(default_factory=list)
     checks: list = field(default_factory=list)
     spans: dict[str, Span | None] = field(default_factory=dict)
+    calls: dict[str, Call] = field(default_factory=dict)  # implementation bodies, for ``tie=``
 
     def declare(self, name: str, span: Span | None, what: str) -> None:
         if name in self.spans:
@@ -114,10 +116,24 @@ def _box(env: _Env, s: ast.KernelDecl, dom: Ty | None, cod: Ty | None) -> Box:
                         hint=f"declare it as `kernel {s.name} : A -> B = ...`")
     body = s.body
     if isinstance(body, ast.ListLit):
-        body = literal(body, dom, cod, env.params)
+        body = literal(body, dom, cod, env.params, deterministic=s.deterministic, kernel=s.name)
     elif isinstance(body, ast.Implementation):
-        body = Implementation(body.name, tuple((a.name, _arg(a.value, env)) for a in body.args))
+        body = _implementation(env, s, body, dom, cod)
     return Box(s.name, dom, cod, s.deterministic, body, s.span)
+
+
+def _implementation(env: _Env, s: ast.KernelDecl, node: ast.Implementation, dom: Ty,
+                    cod: Ty) -> Implementation:
+    """Bind the arguments against the implementation's signature, as the torch registry will."""
+    args = tuple((a.name, _arg(a.value, env)) for a in node.args)
+    call = Call(s.name, node.name, args, dom, cod, node.span, tuple((a.name, a.span) for a in node.args))
+    bind(call, env.calls)
+    if s.deterministic and signature(node.name).kind == "stochastic":
+        raise SpecError(f"kernel '{s.name}' is declared deterministic but {node.name}(...) is a "
+                        "stochastic implementation", node.span,
+                        hint="drop `deterministic` or choose a deterministic implementation")
+    env.calls[s.name] = call
+    return Implementation(node.name, args)
 
 
 def _arg(node, env: _Env):

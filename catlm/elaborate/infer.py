@@ -155,12 +155,12 @@ class Inference:
         d = self.kernels[expr.name]
         return _Node("name", expr, dom=_slot(d.dom), cod=_slot(d.cod))
 
-    def _seq(self, expr, kids: list[_Node]) -> _Node:
-        first, second = (kids[1], kids[0]) if isinstance(expr, ast.Compose) else kids
-        return _Node("seq", expr, _flatten("seq", first) + _flatten("seq", second))
+    def _seq(self, expr: ast.Then | ast.Compose, kids: list[_Node]) -> _Node:
+        steps = kids[::-1] if isinstance(expr, ast.Compose) else kids  # h ∘ g ∘ f is f >> g >> h
+        return _Node("seq", expr, [k for kid in steps for k in _flatten("seq", kid)])
 
     def _par(self, expr: ast.Tensor, kids: list[_Node]) -> _Node:
-        return _Node("par", expr, _flatten("par", kids[0]) + _flatten("par", kids[1]))
+        return _Node("par", expr, [k for kid in kids for k in _flatten("par", kid)])
 
     def _ty(self, ob: ast.ObExpr | None) -> Slot | None:
         return None if ob is None else _slot(object_type(ob, self.objects))
@@ -361,8 +361,7 @@ def _resolve(slot: Slot | None) -> Ty | None:
 
 
 def _children(expr: ast.Expr) -> tuple:
-    return {ast.Then: lambda e: (e.first, e.second), ast.Compose: lambda e: (e.outer, e.inner),
-            ast.Tensor: lambda e: (e.left, e.right)}.get(type(expr), lambda e: ())(expr)
+    return expr.parts if isinstance(expr, (ast.Then, ast.Compose, ast.Tensor)) else ()
 
 
 def _flatten(kind: str, node: _Node) -> list[_Node]:

@@ -28,7 +28,6 @@ _EXPORTS = {
     "Table": "catlm.models.table",
     "GPT": "catlm.models.gpt",
     "GPTConfig": "catlm.models.gpt",
-    "NanoGPT": "catlm.models.reference",
     "TrainConfig": "catlm.models.training",
     "TrainSummary": "catlm.models.training",
     "train": "catlm.models.training",

@@ -14,15 +14,17 @@ everything is the identity: one process, no group.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from catlm.errors import BackendError
+from catlm.errors import BackendError, UsageError
 
 BACKENDS = {"cpu": "gloo", "cuda": "nccl"}
+DEVICE = re.compile(r"cpu|cuda(:\d+)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +45,11 @@ class DistContext:
 
 
 def resolve_device(name: str) -> str:
-    """``"auto"`` is cuda when a GPU is visible, else cpu; other names pass through."""
+    """``"auto"`` is cuda when a GPU is visible, else cpu; ``cpu``, ``cuda`` and ``cuda:N`` pass through."""
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    if not DEVICE.fullmatch(name):
+        raise UsageError(f"device '{name}' is not supported", hint="choose auto, cpu, cuda or cuda:N")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise BackendError(f"device '{name}' asked for but no CUDA device is available",
                            hint="use device='auto' or 'cpu'")
@@ -83,6 +87,19 @@ def shard(batch: torch.Tensor, ctx: DistContext) -> torch.Tensor:
                            f"{ctx.world_size} processes", hint="make batch a multiple of the world size")
     size = batch.shape[0] // ctx.world_size
     return batch[ctx.rank * size:(ctx.rank + 1) * size]
+
+
+def all_ranks(tensor: torch.Tensor, ctx: DistContext) -> list[torch.Tensor]:
+    """Every rank's ``tensor`` (the same shape on each), in rank order; ``[tensor]`` in one process.
+
+    A collective: every rank must call it. Tensors travel by all-gather, never by pickling.
+    """
+    if not ctx.is_distributed:
+        return [tensor]
+    local = tensor.to(ctx.device) if ctx.device.startswith("cuda") else tensor
+    gathered = [torch.empty_like(local) for _ in range(ctx.world_size)]
+    dist.all_gather(gathered, local)
+    return [t.cpu() for t in gathered]
 
 
 def barrier(ctx: DistContext) -> None:

@@ -4,7 +4,8 @@ The reference language model of catlm's torch backend: the three kernels of ``lm
 §3) built by ``catlm.models.registry.build`` exactly as the compiler builds them, composed in
 ``forward`` as head ∘ backbone ∘ embedding. Hyperparameters follow nanoGPT's ``GPTConfig``
 (https://github.com/karpathy/nanoGPT). ``loss`` scores every prefix of every sequence at once
-with the chunked cross-entropy of ``heads``.
+with the chunked cross-entropy of ``heads``. Sampling from it is decoding's business
+(``catlm.decoding.sampling.generate(model, prompt, max_new)``): models never import decoding.
 
 >>> import torch
 >>> model = GPT(GPTConfig(vocab=65, context=16, layers=1, heads=2, dim=8))
@@ -75,11 +76,6 @@ class GPT(nn.Module):
     def loss(self, idx: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean NLL (nats/token) of targets (B, T) after each prefix of idx (B, T)."""
         return self.head.loss(self.hidden(idx), targets, chunk=self.config.chunk)
-
-    def generate(self, prompt: torch.Tensor, max_new: int, **sampling):
-        """Ancestral sampling with the KV cache; see ``catlm.decoding.sampling.generate``."""
-        from catlm.decoding.sampling import generate
-        return generate(self, prompt, max_new, **sampling)
 
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -22,15 +22,17 @@ from __future__ import annotations
 import math
 import sys
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from catlm.errors import SpecError
+from catlm.errors import BackendError, CatlmError, UsageError
 from catlm.models import checkpoint as ckpt
-from catlm.models.distributed import DistContext, barrier, init_from_env, shard, wrap
+from catlm.models.distributed import (DistContext, all_ranks, barrier, init_from_env, resolve_device, shard,
+                                      wrap)
 
 # dtype name -> (parameter dtype, autocast dtype or None)
 PRECISION = {"float32": (torch.float32, None), "float64": (torch.float64, None),
@@ -75,6 +77,48 @@ class TrainSummary:
     history: tuple[dict, ...]     # {"step", "train", "val", "lr"} at step 0 and every evaluation
 
 
+def _positive(v) -> bool:
+    return math.isfinite(v) and v > 0
+
+
+def _at_least(low: int):
+    return lambda v: v >= low
+
+
+# field -> (holds for a usable value, what it must be); None passes where the field is optional
+RULES = {
+    "steps": (_at_least(0), "an integer >= 0"),
+    "batch": (_at_least(1), "an integer >= 1"),
+    "block": (_at_least(1), "an integer >= 1"),
+    "lr": (_positive, "a positive finite number"),
+    "min_lr": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0"),
+    "warmup": (_at_least(0), "an integer >= 0"),
+    "decay_steps": (lambda v: v is None or v >= 1, "an integer >= 1"),
+    "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0"),
+    "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "grad_clip": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0 (0: no clipping)"),
+    "eval_interval": (_at_least(1), "an integer >= 1"),
+    "eval_iters": (_at_least(1), "an integer >= 1"),
+    "checkpoint_interval": (lambda v: v is None or v >= 1, "an integer >= 1"),
+    "val_fraction": (lambda v: 0 < v < 1, "strictly between 0 and 1"),
+}
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse hyperparameters that cannot train (a batch of 0, a NaN rate) before any work."""
+    for name, (holds, expected) in RULES.items():
+        value = getattr(config, name)
+        if not holds(value):
+            raise UsageError(f"{name} (--{name.replace('_', '-')}) must be {expected}, not {value}")
+    if config.min_lr > config.lr:
+        raise UsageError(f"min_lr {config.min_lr} is above lr {config.lr}: the cosine would raise the rate",
+                         hint="choose --min-lr at most --lr")
+    if config.dtype not in PRECISION:
+        raise UsageError(f"dtype '{config.dtype}' is not supported", hint=f"choose {', '.join(PRECISION)}")
+    resolve_device(config.device)
+
+
 def lr_at(step: int, config: TrainConfig) -> float:
     """Linear warmup to ``lr`` over ``warmup`` steps, then cosine decay to ``min_lr`` at ``decay_steps``."""
     decay = config.decay_steps or config.steps
@@ -92,8 +136,8 @@ def split(tokens: torch.Tensor, config: TrainConfig) -> tuple[torch.Tensor, torc
     train, val = tokens[:len(tokens) - n_val], tokens[len(tokens) - n_val:]
     for name, part in (("training", train), ("validation", val)):
         if len(part) <= config.block:
-            raise SpecError(f"the {name} split has {len(part)} tokens, fewer than block + 1 = "
-                            f"{config.block + 1}", hint="use more text, a smaller block or val_fraction")
+            raise UsageError(f"the {name} split has {len(part)} tokens, fewer than block + 1 = "
+                             f"{config.block + 1}", hint="use more text, a smaller block or val_fraction")
     return train, val
 
 
@@ -132,24 +176,28 @@ class _Run:
     optimizer: torch.optim.AdamW
     generator: torch.Generator
     ctx: DistContext
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # tells this run's checkpoints apart
     step: int = 0
     history: list = field(default_factory=list)
 
 
 def train(model: nn.Module, tokens, config: TrainConfig, out_dir: str | Path | None = None,
-          progress: bool = True, resume: bool = False, tokenizer=None, meta: dict | None = None
-          ) -> TrainSummary:
+          progress: bool = True, resume: bool = False, tokenizer=None, meta: dict | None = None,
+          files: dict[str, str] | None = None) -> TrainSummary:
     """Train ``model`` on ``tokens`` (a 1-D int tensor, or text when ``tokenizer`` is given).
 
     ``model.loss(idx, targets)`` (B, T) x (B, T) -> mean nats/token is all that is asked of the model.
     With ``out_dir``, checkpoints go to ``out_dir/checkpoints`` and the loss curve to
-    ``out_dir/loss.png``; ``resume=True`` continues from the newest checkpoint there (or starts
-    afresh when there is none). ``tokenizer`` and ``meta`` (e.g. the spec text) are stored in
-    every checkpoint.
+    ``out_dir/loss.png``; a folder that already holds a run is refused unless ``resume=True``,
+    which continues from its newest checkpoint (or starts afresh when there is none) after
+    checking that the tokenizer is the run's. ``tokenizer``, ``meta`` (e.g. the kernel's name)
+    and the text ``files`` (e.g. the spec, as ``spec.cat``) are stored in every checkpoint.
+    ``progress`` shows a bar on a terminal and a plain line every 5% of the steps elsewhere.
     """
+    check_config(config)
     run, data = _setup(model, tokens, config, tokenizer)
-    if resume and out_dir is not None:
-        _resume(run, out_dir, config)
+    if out_dir is not None:
+        _open_folder(run, Path(out_dir), config, resume, tokenizer)
     if run.step == 0:
         _record(run, data, config)  # the loss of the initial parameters (about log V)
     bar = _progress_bar(config, run, progress)
@@ -160,17 +208,17 @@ def train(model: nn.Module, tokens, config: TrainConfig, out_dir: str | Path | N
         seen += config.batch * config.block
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{seen / (time.perf_counter() - started):.0f}")
-        saved = _after_step(run, data, config, out_dir, tokenizer, meta) or saved
+        saved = _after_step(run, data, config, out_dir, tokenizer, meta, files) or saved
     bar.close()
     rate = seen / max(time.perf_counter() - started, 1e-9)
     return _summary(run, data, config, out_dir, rate, saved)
 
 
 def _setup(model, tokens, config: TrainConfig, tokenizer):
-    if config.dtype not in PRECISION:
-        raise SpecError(f"dtype '{config.dtype}' is not supported", hint=f"choose {', '.join(PRECISION)}")
     ctx = init_from_env(config.device)
-    torch.manual_seed(config.seed)  # dropout; restored from checkpoints on resume
+    # dropout: one stream per rank (the same masks on every rank would correlate the replicas'
+    # noise); rank 0's is the single-process one; every rank's is restored from checkpoints
+    torch.manual_seed(config.seed + ctx.rank)
     model.to(device=ctx.device, dtype=PRECISION[config.dtype][0])
     data = split(_as_tokens(tokens, tokenizer), config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -178,14 +226,29 @@ def _setup(model, tokens, config: TrainConfig, tokenizer):
     return run, data
 
 
+def _open_folder(run: _Run, out: Path, config: TrainConfig, resume: bool, tokenizer) -> None:
+    """Refuse a folder in the way; on resume, clear what a killed write left and continue."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"the run folder {out} is a file", hint="choose another --out")
+    if not resume and run.ctx.is_main and ckpt.holds_run(out):  # rank 0 alone writes (and clears) it
+        raise UsageError(f"{out} already holds a training run", hint="continue it with --resume, "
+                         "replace it with --force, or choose another --out")
+    if resume:
+        if run.ctx.is_main:
+            ckpt.clean_stale(out)
+        barrier(run.ctx)
+        if ckpt.latest_checkpoint(out) is not None:
+            _resume(run, out, config, tokenizer)
+
+
 def _as_tokens(tokens, tokenizer) -> torch.Tensor:
     if isinstance(tokens, str):
         if tokenizer is None:
-            raise SpecError("train() got text but no tokenizer", hint="pass tokenizer=CharTokenizer...")
+            raise UsageError("train() got text but no tokenizer", hint="pass tokenizer=CharTokenizer...")
         tokens = tokenizer.encode(tokens)
     tokens = torch.as_tensor(tokens, dtype=torch.long).cpu()  # batches are drawn on the CPU
     if tokens.dim() != 1:
-        raise SpecError(f"tokens must be one long 1-D sequence, not of shape {tuple(tokens.shape)}")
+        raise UsageError(f"tokens must be one long 1-D sequence, not of shape {tuple(tokens.shape)}")
     return tokens
 
 
@@ -223,14 +286,15 @@ def evaluate(model: nn.Module, data, config: TrainConfig, device: str = "cpu") -
     return losses
 
 
-def _after_step(run: _Run, data, config: TrainConfig, out_dir, tokenizer, meta) -> Path | None:
+def _after_step(run: _Run, data, config: TrainConfig, out_dir, tokenizer, meta, files) -> Path | None:
     last = run.step == config.steps
     if run.step % config.eval_interval == 0 or last:
         _record(run, data, config)
     every = config.checkpoint_interval or config.eval_interval
     if out_dir is None or not (run.step % every == 0 or last):
         return None
-    path = _save(run, out_dir, config, tokenizer, meta) if run.ctx.is_main else None
+    rng = _rng_states(run)  # every rank's, gathered collectively before rank 0 writes
+    path = _save(run, out_dir, config, tokenizer, meta, files, rng) if run.ctx.is_main else None
     barrier(run.ctx)
     return path
 
@@ -241,45 +305,94 @@ def _record(run: _Run, data, config: TrainConfig) -> None:
     run.history.append({"step": run.step, **losses, "lr": lr_at(max(run.step - 1, 0), config)})
 
 
-def _save(run: _Run, out_dir, config: TrainConfig, tokenizer, meta) -> Path:
+def _save(run: _Run, out_dir, config: TrainConfig, tokenizer, meta, files, rng: dict) -> Path:
     config_of = getattr(run.model, "config", None)
-    state = {"train_config": asdict(config), "history": run.history, "meta": meta or {},
+    state = {"run": run.run_id, "train_config": asdict(config), "history": run.history, "meta": meta or {},
              "model_config": config_of.to_dict() if hasattr(config_of, "to_dict") else None,
              "tokenizer": tokenizer.to_json() if tokenizer is not None else None,
-             "rng": _rng_states(run), "scheduler": {"step": run.step, "lr": lr_at(run.step, config)}}
-    return ckpt.save_checkpoint(out_dir, run.step, run.model, run.optimizer, state)
+             "rng": rng, "scheduler": {"step": run.step, "lr": lr_at(run.step, config)}}
+    return ckpt.save_checkpoint(out_dir, run.step, run.model, run.optimizer, state, files)
 
 
 def _rng_states(run: _Run) -> dict:
+    """The data generator (the same on every rank) and each rank's dropout generators, by rank."""
+    cuda = torch.device(run.ctx.device).type == "cuda"
     states = {"data": ckpt.rng_to_json(run.generator.get_state()),
-              "torch": ckpt.rng_to_json(torch.get_rng_state())}
-    if torch.device(run.ctx.device).type == "cuda":
-        states["cuda"] = ckpt.rng_to_json(torch.cuda.get_rng_state(run.ctx.device))
+              "torch": [ckpt.rng_to_json(t) for t in all_ranks(torch.get_rng_state(), run.ctx)]}
+    if cuda:
+        states["cuda"] = [ckpt.rng_to_json(t) for t in
+                          all_ranks(torch.cuda.get_rng_state(run.ctx.device), run.ctx)]
     return states
 
 
-def _resume(run: _Run, out_dir, config: TrainConfig) -> None:
-    """Continue from the newest checkpoint in ``out_dir``; with none there, start afresh."""
+def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
+    """Continue from the newest checkpoint in ``out_dir``: the same trajectory, tokenizer and world."""
     path = ckpt.latest_checkpoint(out_dir)
-    if path is None:
-        return
     saved = ckpt.load_checkpoint(path)
-    _check_same_trajectory(saved.state["train_config"], config, path)
-    ckpt.restore(saved, run.model, run.optimizer)
-    run.generator.set_state(ckpt.rng_from_json(saved.state["rng"]["data"]))
-    torch.set_rng_state(ckpt.rng_from_json(saved.state["rng"]["torch"]))
-    if "cuda" in saved.state["rng"] and torch.device(run.ctx.device).type == "cuda":
-        torch.cuda.set_rng_state(ckpt.rng_from_json(saved.state["rng"]["cuda"]), run.ctx.device)
-    run.step, run.history = saved.state["step"], list(saved.state["history"])
+    try:
+        _check_same_trajectory(saved.state["train_config"], config, path)
+        _check_same_tokenizer(saved.state.get("tokenizer"), tokenizer, path)
+        ckpt.restore(saved, run.model, run.optimizer)
+        rng = saved.state["rng"]
+        run.generator.set_state(ckpt.rng_from_json(rng["data"]))
+        torch.set_rng_state(ckpt.rng_from_json(_this_rank(rng["torch"], run.ctx, path)))
+        if "cuda" in rng and torch.device(run.ctx.device).type == "cuda":
+            torch.cuda.set_rng_state(ckpt.rng_from_json(_this_rank(rng["cuda"], run.ctx, path)), run.ctx.device)
+        run.run_id = saved.state.get("run") or run.run_id
+        run.step, run.history = int(saved.state["step"]), list(saved.state["history"])
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
+        if isinstance(err, CatlmError):
+            raise
+        raise BackendError(f"{path / ckpt.STATE} is damaged or not from catlm train "
+                           f"({type(err).__name__}: {str(err)[:80]})",
+                           hint="resume from an older checkpoints/step-* folder, or start afresh with --force"
+                           ) from None
+
+
+def _this_rank(states: list, ctx: DistContext, path: Path) -> list[int]:
+    if states and isinstance(states[0], int):  # a checkpoint of one process, before states by rank
+        states = [states]
+    if len(states) != ctx.world_size:
+        raise UsageError(f"{path} was written by {len(states)} process(es); this run has {ctx.world_size}",
+                         hint=f"resume with --nproc-per-node {len(states)}")
+    return states[ctx.rank]
+
+
+def _check_same_tokenizer(saved: str | None, tokenizer, path: Path) -> None:
+    """Token ids keep their meaning only with the run's own tokenizer (the same alphabet size is not enough)."""
+    if saved is None or tokenizer is None or saved == tokenizer.to_json():
+        return
+    from catlm.data.tokenizers import tokenizer_from_json
+    theirs = tokenizer_from_json(saved)
+    detail = (f"{theirs.vocab_size} tokens in the run, {tokenizer.vocab_size} here"
+              if theirs.vocab_size != tokenizer.vocab_size else
+              f"both have {tokenizer.vocab_size} tokens, but ids mean different tokens"
+              + _first_difference(theirs, tokenizer))
+    raise UsageError(f"cannot resume {path}: this corpus gives a different tokenizer than the run's ({detail})",
+                     hint="resume with the run's corpus and --tokenizer, or start a new run (--force or another --out)")
+
+
+def _first_difference(theirs, ours) -> str:
+    chars = (getattr(theirs, "chars", None), getattr(ours, "chars", None))
+    if None in chars:
+        return ""
+    i = next(i for i, (a, b) in enumerate(zip(*chars)) if a != b)
+    return f" (id {i} is {chars[0][i]!r} in the run, {chars[1][i]!r} here)"
 
 
 def _check_same_trajectory(saved: dict, config: TrainConfig, path: Path) -> None:
+    """The hyperparameters that shape the steps already taken must not change on resume; ``steps``
+    may grow when ``decay_steps`` keeps the cosine where it was (``decay_steps`` = the old steps)."""
     now = asdict(config)
-    decay = (saved["decay_steps"] or saved["steps"], config.decay_steps or config.steps)
-    changed = [f for f in TRAJECTORY if saved[f] != now[f]] + (["decay_steps"] if decay[0] != decay[1] else [])
+    pairs = {f: (saved[f], now[f]) for f in TRAJECTORY}
+    pairs["decay_steps"] = (saved["decay_steps"] or saved["steps"], config.decay_steps or config.steps)
+    changed = {f: pair for f, pair in pairs.items() if pair[0] != pair[1]}
     if changed:
-        raise SpecError(f"cannot resume from {path}: {', '.join(changed)} differ from the checkpoint",
-                        hint="use the checkpoint's values (set decay_steps to extend a run)")
+        said = ", ".join(f"{f} {new} here, {old} in the run" for f, (old, new) in changed.items())
+        extend = (f"; to extend the finished run, add --decay-steps {pairs['decay_steps'][0]}"
+                  if "decay_steps" in changed else "")
+        raise UsageError(f"cannot resume from {path}: {said}",
+                         hint=f"use the run's values{extend}")
 
 
 def _summary(run: _Run, data, config, out_dir, rate: float, saved: Path | None) -> TrainSummary:
@@ -297,9 +410,36 @@ def _latest(out_dir) -> str | None:
 
 
 def _progress_bar(config: TrainConfig, run: _Run, progress: bool):
+    """A tqdm bar on a terminal; plain lines in a log (a bar's carriage returns make one endless line)."""
     from tqdm.auto import tqdm
-    shown = progress and run.ctx.is_main and sys.stderr.isatty()
+    shown = progress and run.ctx.is_main
+    if shown and not sys.stderr.isatty():
+        return PlainProgress(config.steps, run.step)
     return tqdm(total=config.steps, initial=run.step, disable=not shown, unit="step", desc="train")
+
+
+class PlainProgress:
+    """``train: step 40/200 (20%) loss 2.315 tok_s 5120``, one line to stderr every 5% of the steps."""
+
+    PARTS = 20
+
+    def __init__(self, total: int, initial: int = 0, stream=None):
+        self.total, self.step, self.stream = total, initial, stream or sys.stderr
+        self.every = max(1, math.ceil(total / self.PARTS))
+        self.postfix: dict = {}
+
+    def update(self, n: int = 1) -> None:
+        self.step += n
+
+    def set_postfix(self, **values) -> None:
+        self.postfix = values
+        if self.step % self.every == 0 or self.step == self.total:
+            shown = " ".join(f"{k} {v}" for k, v in values.items())
+            print(f"train: step {self.step}/{self.total} ({100 * self.step // max(self.total, 1)}%) {shown}",
+                  file=self.stream, flush=True)
+
+    def close(self) -> None:
+        """Nothing to clear: every line was printed whole."""
 
 
 def plot_losses(history: list[dict], path: Path) -> Path:

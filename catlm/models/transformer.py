@@ -77,7 +77,7 @@ def _offset_mask(past: int, T: int, device: torch.device) -> torch.Tensor | None
     return keys[None, :] <= (past + torch.arange(T, device=device))[:, None]  # (T, past + T)
 
 
-GELUS = {"exact": "none", "tanh": "tanh"}  # the spec's word -> nn.GELU(approximate=...)
+APPROXIMATE = {"exact": "none", "tanh": "tanh"}  # the spec's gelu= -> nn.GELU(approximate=...)
 
 
 class MLP(nn.Module):
@@ -86,7 +86,7 @@ class MLP(nn.Module):
     def __init__(self, dim: int, dropout: float = 0.0, gelu: str = "exact"):
         super().__init__()
         self.c_fc = nn.Linear(dim, 4 * dim)
-        self.gelu = nn.GELU(approximate=GELUS[gelu])
+        self.gelu = nn.GELU(approximate=APPROXIMATE[gelu])
         self.c_proj = nn.Linear(4 * dim, dim)
         self.drop = nn.Dropout(dropout)
 

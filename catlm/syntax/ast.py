@@ -5,8 +5,10 @@ Every node carries the ``span`` of the text it came from; spans take no part in 
 (``Number("9/10")`` is not built here: ``9/10`` is ``BinOp("/", Number("9"), Number("10"))``);
 exact values are built from these nodes by ``catlm.elaborate``, never by ``eval`` or ``sympify``.
 
->>> Then(Name("emb"), Name("head")) == Then(Name("emb", span=None), Name("head"))
+>>> Then((Name("emb"), Name("head"))) == Then((Name("emb", span=None), Name("head")))
 True
+>>> Then((Then((Name("f"), Name("g"))), Name("h"))).parts  # n-ary and flat
+(Name(name='f'), Name(name='g'), Name(name='h'))
 """
 from __future__ import annotations
 
@@ -171,27 +173,41 @@ class Name:
     span: Span | None = _span()
 
 
+class _Chain:
+    """An n-ary, flat operator: a part of the same operator is spliced in (the operator is associative).
+
+    So ``f >> g >> h`` is one node of three parts however it was bracketed, a chain of any length
+    is one level deep, and every later stage walks it as a list.
+    """
+
+    __slots__ = ()
+
+    def __post_init__(self) -> None:
+        if len(self.parts) < 2:
+            raise ValueError(f"{type(self).__name__} joins at least two parts")
+        if any(type(p) is type(self) for p in self.parts):
+            flat = tuple(q for p in self.parts for q in (p.parts if type(p) is type(self) else (p,)))
+            object.__setattr__(self, "parts", flat)
+
+
 @dataclass(frozen=True, slots=True)
-class Then:
-    """Diagrammatic composition ``first >> second`` ("first, then second")."""
-    first: "Expr"
-    second: "Expr"
+class Then(_Chain):
+    """Diagrammatic composition ``f >> g >> h`` ("first f, then g, then h"): the parts in order."""
+    parts: tuple["Expr", ...]
     span: Span | None = _span()
 
 
 @dataclass(frozen=True, slots=True)
-class Compose:
-    """Applicative composition ``outer ∘ inner`` (also ``outer . inner``) = ``inner >> outer``."""
-    outer: "Expr"
-    inner: "Expr"
+class Compose(_Chain):
+    """Applicative composition ``h ∘ g ∘ f`` (also ``.``) = ``f >> g >> h``: the parts as written."""
+    parts: tuple["Expr", ...]
     span: Span | None = _span()
 
 
 @dataclass(frozen=True, slots=True)
-class Tensor:
-    """The monoidal product ``left @ right`` (also ``⊗``) of two diagrams."""
-    left: "Expr"
-    right: "Expr"
+class Tensor(_Chain):
+    """The monoidal product ``f @ g @ h`` (also ``⊗``): the parts left to right."""
+    parts: tuple["Expr", ...]
     span: Span | None = _span()
 
 

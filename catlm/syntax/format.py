@@ -3,7 +3,7 @@
 Canonical text is ASCII (``->``, ``@``, ``>>``, ``.`` for ``∘``), one statement per line, with
 the fewest parentheses that the precedences of ``grammar/catlm.lark`` allow. Each kind of record
 has one rule in a dispatch table. Recursion follows the tree, whose depth the parser bounds
-(``to_ast.MAX_DEPTH``).
+(``to_ast.MAX_DEPTH``); chains are flat (``ast.Then`` of any length is one level).
 
 >>> from catlm.syntax.parser import parse
 >>> print(format(parse("kernel j = flip >> copy >> (id ⊗ noisy)\\nlaw c : h ∘ (g ∘ f) == f >> g >> h")))
@@ -97,11 +97,10 @@ OBS = {
 
 # --- diagram expressions: (>> | ∘) < @ < atoms ----------------------------------------------------
 
-def _operand(expr: ast.Expr, level: int, same: type | None = None) -> str:
-    """``expr`` in a slot needing binding strength ``level``; a ``same``-typed child needs none."""
+def _operand(expr: ast.Expr, level: int) -> str:
+    """``expr`` in a slot needing binding strength ``level`` (chains are flat: no part is of their kind)."""
     text = format_expr(expr)
-    bare = type(expr) is same or EXPR_LEVEL.get(type(expr), 3) >= level
-    return text if bare else f"({text})"
+    return text if EXPR_LEVEL.get(type(expr), 3) >= level else f"({text})"
 
 
 def _brackets(*args) -> str:
@@ -112,9 +111,9 @@ def _brackets(*args) -> str:
 
 EXPRS = {
     ast.Name: lambda e: e.name,
-    ast.Then: lambda e: f"{_operand(e.first, 2, ast.Then)} >> {_operand(e.second, 2)}",
-    ast.Compose: lambda e: f"{_operand(e.outer, 2)} . {_operand(e.inner, 2, ast.Compose)}",
-    ast.Tensor: lambda e: f"{_operand(e.left, 2)} @ {_operand(e.right, 3)}",
+    ast.Then: lambda e: " >> ".join(_operand(p, 2) for p in e.parts),
+    ast.Compose: lambda e: " . ".join(_operand(p, 2) for p in e.parts),
+    ast.Tensor: lambda e: " @ ".join(_operand(p, 3) for p in e.parts),
     ast.Identity: lambda e: "id" + _brackets(e.ob),
     ast.CopyExpr: lambda e: "copy" + _brackets(e.ob, e.n),
     ast.DeleteExpr: lambda e: "del" + _brackets(e.ob),

@@ -4,15 +4,14 @@ One method per grammar rule (or alias), named after it, in the style of Lark's t
 tree is walked bottom-up from an explicit list (``Tree.iter_subtrees``), so a tree of any depth is
 converted without recursion; a statement nested deeper than ``MAX_DEPTH`` is refused with a
 ``ParseError``, because every later stage (equality of frozen records included) walks the records
-recursively. Numbers keep their text; nothing here evaluates anything.
+recursively. Chains (``>>``, ``∘``, ``@``) are n-ary and flat, so ``f >> g >> ... >> h`` of any
+length is one level deep. Numbers keep their text; nothing here evaluates anything.
 
 >>> from catlm.syntax.parser import parse
 >>> parse("kernel f : I -> fin 2 = [9/10, 1/10]").statements[0].body.items[0]
 BinOp(op='/', left=Number(text='9'), right=Number(text='10'))
 """
 from __future__ import annotations
-
-from functools import reduce
 
 from lark import Token, Tree
 
@@ -22,7 +21,7 @@ from catlm.syntax import ast
 MAX_DEPTH = 200  # nested operators or brackets in one statement; see docs/language.md
 MAX_DIGITS = 18  # whole numbers (sizes, exponents, copy counts) fit in a signed 64-bit integer
 ESCAPES = {"\\": "\\", '"': '"'}  # \\ and \" are the only escapes inside a string
-CHAINS = frozenset({"then", "compose"})  # n operands fold into n - 1 nested records
+CHAINS = (ast.Then, ast.Compose, ast.Tensor)  # n-ary: a part of the same kind is spliced in
 
 
 def to_ast(tree: Tree, file: str = "<string>") -> ast.Spec:
@@ -58,11 +57,13 @@ class ToAst:
         depths: dict[int, int] = {}
         for sub in tree.iter_subtrees():
             kids = [values.pop(id(c)) if isinstance(c, Tree) else c for c in sub.children]
-            depth = max((depths.pop(id(c)) for c in sub.children if isinstance(c, Tree)), default=0)
-            depths[id(sub)] = depth + (len(kids) - 1 if sub.data in CHAINS else 1)
+            value = getattr(self, sub.data)(sub.meta, kids)
+            spliced = type(value) if isinstance(value, CHAINS) else None  # a flat chain adds no level
+            depths[id(sub)] = max((depths.pop(id(c)) + (type(k) is not spliced)
+                                   for c, k in zip(sub.children, kids) if isinstance(c, Tree)), default=1)
             if depths[id(sub)] > MAX_DEPTH + 1:  # the +1 is the statement itself
                 raise self._too_deep(sub.meta)
-            values[id(sub)] = getattr(self, sub.data)(sub.meta, kids)
+            values[id(sub)] = value
         return values[id(tree)]
 
     def _too_deep(self, meta) -> ParseError:
@@ -157,14 +158,13 @@ class ToAst:
     # --- diagram expressions -------------------------------------------------------------------
 
     def then(self, meta, items):
-        return reduce(lambda first, second: ast.Then(first, second, _join(first, second)), items)
+        return ast.Then(tuple(items), self._span(meta))
 
     def compose(self, meta, items):
-        return reduce(lambda inner, outer: ast.Compose(outer, inner, _join(outer, inner)), reversed(items))
+        return ast.Compose(tuple(items), self._span(meta))
 
     def tensor(self, meta, children):
-        left, right = children
-        return ast.Tensor(left, right, self._span(meta))
+        return ast.Tensor(tuple(children), self._span(meta))
 
     def name(self, meta, children):
         return ast.Name(children[0].value, self._span(meta))
@@ -229,13 +229,6 @@ class ToAst:
 
     add, sub, mul, div, pow = _binop("+"), _binop("-"), _binop("*"), _binop("/"), _binop("^")
     del _binop
-
-
-def _join(first, last) -> Span | None:
-    """The span from the start of ``first`` to the end of ``last``."""
-    if first.span is None or last.span is None:
-        return first.span or last.span
-    return Span(first.span.file, first.span.line, first.span.column, last.span.end_line, last.span.end_column)
 
 
 def _unescape(token: Token, file: str) -> str:

@@ -1,4 +1,7 @@
-"""``NanoGPT``: a plain, hand-written GPT with the parameterisation of ``GPT``, for comparison.
+"""``NanoGPT``: the test oracle of ``catlm.models.gpt.GPT``, a plain hand-written GPT.
+
+It lives with the tests, not in the package: ``tests/test_models.py`` checks equal logits on
+copied weights, and ``benchmarks/torch_lm.py`` times the two against each other from here.
 
 A direct transcription of nanoGPT's ``model.py`` (https://github.com/karpathy/nanoGPT): one class
 per block, naive ``F.cross_entropy`` on the full (B, T, V) logits, no registry and no cache. Its

@@ -1,20 +1,24 @@
 """Claim 14 (Prop. 7.6 [v1] / Thm 7.6 [A18]): after NLL training of a linear-softmax model, is
 span{1, h_x} aligned with the top-k eigenfunctions of M_K?
 
-Free-feature model trained by exact NLL on a synthetic block source and on tinyshakespeare's
-bigram source. K_proto is built from the learned prototypes (rows of W; circular, the paper's
+Free-feature model trained by exact NLL on a synthetic block source and on the
+corpus's bigram source. K_proto is built from the learned prototypes (rows of W; circular, the paper's
 choice), K_Lin and K_BC from P_data (non-circular). Scores of ``catlm.analysis.alignment``
 (principal angles, Ky Fan ratio, CKA) for the trained h, the untrained h, Gaussian features and
 the trained h with contexts permuted.
 
-    python notebooks/experiments/spectral_alignment.py [--quick] [--synthetic] [--out DIR]
+    catlm experiment spectral_alignment [--quick] [--synthetic] [--corpus PATH] [--out DIR]
 """
 from __future__ import annotations
 
-from common import arguments, block_source, finish, initial_free, text_source, train_free
+from pathlib import Path
+
 from catlm.analysis.alignment import alignment_scores, alignment_with_baselines
 from catlm.analysis.report import Table, grouped_bars
 from catlm.analysis.spectral import similarity_kernel
+from catlm.experiments.free_features import initial_free, train_free
+from catlm.experiments.settings import Settings, finish
+from catlm.experiments.sources import block_source, corpus_name, text_source
 
 
 def rows_for(name: str, law, P, d: int, k: int, steps: int, seed: int) -> list[dict]:
@@ -34,25 +38,22 @@ def rows_for(name: str, law, P, d: int, k: int, steps: int, seed: int) -> list[d
     return rows
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
-    d, k, steps = (3, 2, 150) if args.quick else (8, 4, 1500)
-    sources = {"synthetic blocks": block_source(*((30, 12, 3) if args.quick else (120, 40, 4)), seed=args.seed)}
-    if not args.synthetic:
-        law, P, _ = text_source(args.corpus, 1)
-        sources["tinyshakespeare order 1"] = (law, P)
-    rows = [row for name, (law, P) in sources.items() for row in rows_for(name, law, P, d, k, steps, args.seed)]
+def run(settings: Settings) -> Path:
+    """Write OUT/NAME/report.md, its figures and report.json; returns the folder."""
+    d, k, steps = (3, 2, 150) if settings.quick else (8, 4, 1500)
+    sources = {"synthetic blocks": block_source(*((30, 12, 3) if settings.quick else (120, 40, 4)), seed=settings.seed)}
+    if not settings.synthetic:
+        law, P, _ = text_source(settings.corpus, 1)
+        sources[f"{corpus_name(settings.corpus)} order 1"] = (law, P)
+    rows = [row for name, (law, P) in sources.items() for row in rows_for(name, law, P, d, k, steps, settings.seed)]
     table = Table(f"Mean principal angle (degrees) between span{{1, h}} and the top-{k} eigenfunctions of M_K",
                   ("source", "kernel", "trained", "untrained", "random", "permuted", "Ky Fan trained",
                    "Ky Fan random", "CKA trained"), tuple(tuple(r.values()) for r in rows))
-    figure = grouped_bars(args.out + "/spectral_alignment", "angles.png",
+    figure = grouped_bars(settings.folder("spectral_alignment"), "angles.png",
                           {who: [r[who] for r in rows] for who in ("trained", "untrained", "random", "permuted")},
                           title="mean principal angle", ylabel="degrees",
                           caption="; ".join(f"{i}: {r['source']}, {r['kernel']}" for i, r in enumerate(rows)))
-    finish(args, "spectral_alignment", "Claim 14: spectral alignment after NLL training",
-           [f"Free-feature model, d = {d}, k = {k}, {steps} L-BFGS steps."], table, [figure],
-           {"rows": rows, "d": d, "k": k})
+    return finish(settings, "spectral_alignment", "Claim 14: spectral alignment after NLL training",
+                  [f"Free-feature model, d = {d}, k = {k}, {steps} L-BFGS steps."], table, [figure],
+                  {"rows": rows, "d": d, "k": k})
 
-
-if __name__ == "__main__":
-    main()

@@ -1,9 +1,12 @@
 """A trained model back from its checkpoint: the one loader every command uses.
 
 A checkpoint (``catlm.models.checkpoint``: safetensors + JSON, never pickle) records how to rebuild
-its model. One written by ``catlm train`` stores the spec text and the kernel name in ``meta``; the
-model is that kernel compiled again by the torch backend. One written for a bare ``GPT`` stores
-its ``GPTConfig`` as ``model_config``. Either way the weights are then restored by name.
+its model. One written by ``catlm train`` keeps its spec as ``spec.cat`` (older ones: the text in
+``meta["spec"]``) and the kernel's name in ``meta["kernel"]``; the model is that kernel compiled
+again by the torch backend, and the spec may import only files inside the checkpoint. One written
+for a bare ``GPT`` stores its ``GPTConfig`` as ``model_config``. Either way the weights are then
+restored by name. Only the weights and ``state.json`` are read: a run written without optimizer
+state (a converted model) loads, and a damaged optimizer file never stops sampling.
 
 >>> import tempfile, torch
 >>> from catlm.models.checkpoint import save_checkpoint
@@ -11,7 +14,7 @@ its ``GPTConfig`` as ``model_config``. Either way the weights are then restored 
 >>> model = GPT(GPTConfig(vocab=5, context=8, layers=1, heads=1, dim=4))
 >>> folder = tempfile.mkdtemp()
 >>> _ = save_checkpoint(folder, 0, model, None, {"model_config": model.config.to_dict()})
->>> loaded = load_model(folder)
+>>> loaded = load_run(folder)
 >>> type(loaded.model).__name__, torch.equal(loaded.model.head.weight, model.head.weight)
 ('GPT', True)
 """
@@ -19,10 +22,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from pathlib import Path
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from catlm.errors import BackendError
+from catlm.runs.spec import SPEC
+
+if TYPE_CHECKING:  # torch loads when a model is rebuilt, not when this module is imported
+    from torch import nn
 
 
 @dataclass(frozen=True)
@@ -52,46 +58,50 @@ def checkpoint_folder(where: str | Path) -> Path:
     return found
 
 
-def load_model(where: str | Path) -> Loaded:
+def load_run(where: str | Path) -> Loaded:
     """Rebuild the model of a checkpoint (spec + kernel, or a GPT config) and restore its weights."""
     from catlm.data.tokenizers import tokenizer_from_json
     from catlm.models.checkpoint import load_checkpoint, restore
     folder = checkpoint_folder(where)
-    saved = load_checkpoint(folder)
-    rebuild = next((r for key, r in REBUILD.items() if key(saved.state)), None)
+    saved = load_checkpoint(folder, optimizer=False)
+    rebuild = next((r for key, r in REBUILD.items() if key(folder, saved.state)), None)
     if rebuild is None:
         raise BackendError(f"checkpoint {folder} records neither a spec and kernel nor a GPT config",
                            hint="load checkpoints written by catlm train (or train() with a GPT)")
-    model = rebuild(saved.state)
-    model.to(next(iter(saved.model.values())).dtype)
+    model = rebuild(folder, saved.state)
+    if saved.model:
+        model.to(next(iter(saved.model.values())).dtype)
     restore(saved, model, None)
     text = saved.state.get("tokenizer")
     return Loaded(model.eval(), tokenizer_from_json(text) if text else None, folder, saved.state)
 
 
-def _from_spec(state: dict) -> nn.Module:
-    """The kernel of the spec the run trained, compiled again (imports resolve from its file)."""
+def _from_spec(folder: Path, state: dict) -> nn.Module:
+    """The kernel of the spec the run trained, compiled again from the checkpoint's own files."""
     from catlm.backends.torch import compile_torch
-    from catlm.elaborate import parse
+    from catlm.runs.spec import language_model, read_stored_spec
     meta = state["meta"]
-    spec = parse(meta["spec"], file=meta.get("file", "<checkpoint>"))
-    return compile_torch(spec.kernels[meta["kernel"]])
+    spec = read_stored_spec(folder, None if (folder / SPEC).is_file() else meta["spec"])
+    return compile_torch(language_model(spec, meta["kernel"], str(folder / SPEC))[1])
 
 
-def _from_gpt_config(state: dict) -> nn.Module:
+def _from_gpt_config(folder: Path, state: dict) -> nn.Module:
     from catlm.models.gpt import GPT, GPTConfig
     return GPT(GPTConfig(**state["model_config"]))
 
 
-def _has_spec(state: dict) -> bool:
+def _has_spec(folder: Path, state: dict) -> bool:
     meta = state.get("meta") or {}
-    return "spec" in meta and "kernel" in meta
+    return isinstance(meta, dict) and "kernel" in meta and ((folder / SPEC).is_file() or "spec" in meta)
 
 
-def _has_gpt_config(state: dict) -> bool:
+def _has_gpt_config(folder: Path, state: dict) -> bool:
     from catlm.models.gpt import GPTConfig
     config = state.get("model_config") or {}
     return bool(config) and set(config) <= {f.name for f in fields(GPTConfig)}
+
+
+load_model = load_run  # the name catlm.decoding.drafters re-exports
 
 
 # how a checkpoint says what its model is -> how to build that model, first match wins

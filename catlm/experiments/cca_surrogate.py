@@ -5,17 +5,21 @@ token prototypes u_w = Bᵀ ψ(w) (ψ one-hot), compare the readout directions s
   - CCA between φ(X) and ψ(W) (``catlm.analysis.surrogate.cca``, a generalized eigenproblem),
 by principal angles in the Σ_φφ geometry. The surrogate should match CCA exactly; NLL need not.
 
-    python notebooks/experiments/cca_surrogate.py [--quick] [--synthetic] [--out DIR]
+    catlm experiment cca_surrogate [--quick] [--synthetic] [--corpus PATH] [--out DIR]
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import scipy.linalg
 import scipy.optimize
+from scipy.special import log_softmax
 
-from common import arguments, block_source, finish, log_softmax, text_source
 from catlm.analysis.report import Table, bar_plot
 from catlm.analysis.surrogate import cca, cross_covariances
+from catlm.experiments.settings import Settings, finish
+from catlm.experiments.sources import block_source, corpus_name, text_source
 
 RIDGE = 1e-6
 
@@ -51,7 +55,7 @@ def nll_directions(law, P, phi, k: int, steps: int, seed: int):
     def objective(flat):
         A, U, b = flat[:p * k].reshape(p, k), flat[p * k:p * k + V * k].reshape(V, k), flat[-V:]
         H = phi @ A
-        logq = log_softmax(H @ U.T + b)
+        logq = log_softmax(H @ U.T + b, axis=1)
         G = law[:, None] * (np.exp(logq) - P)
         grads = [(phi.T @ (G @ U)).ravel(), (G.T @ H).ravel(), G.sum(0)]
         return -float(np.sum(law[:, None] * P * logq)), np.concatenate(grads)
@@ -65,22 +69,22 @@ def angles(S, A1, A2) -> np.ndarray:
     return np.degrees(np.sort(scipy.linalg.subspace_angles(root @ A1, root @ A2)))
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
-    k, steps = (2, 200) if args.quick else (4, 2000)
-    rng = np.random.default_rng(args.seed)
-    law, P = block_source(*((30, 10, 3) if args.quick else (120, 30, 4)), seed=args.seed)
-    sources = {"synthetic blocks, Gaussian φ": (law, P, rng.standard_normal((len(P), 8 if args.quick else 16)))}
-    if not args.synthetic:
-        law, P, _ = text_source(args.corpus, 2, top=300)
-        sources["tinyshakespeare order 2, one-hot φ"] = (law, P, _one_hot_contexts(args.corpus, len(P)))
+def run(settings: Settings) -> Path:
+    """Write OUT/NAME/report.md, its figures and report.json; returns the folder."""
+    k, steps = (2, 200) if settings.quick else (4, 2000)
+    rng = np.random.default_rng(settings.seed)
+    law, P = block_source(*((30, 10, 3) if settings.quick else (120, 30, 4)), seed=settings.seed)
+    sources = {"synthetic blocks, Gaussian φ": (law, P, rng.standard_normal((len(P), 8 if settings.quick else 16)))}
+    if not settings.synthetic:
+        law, P, _ = text_source(settings.corpus, 2, top=300)
+        sources[f"{corpus_name(settings.corpus)} order 2, one-hot φ"] = (law, P, _one_hot_contexts(settings.corpus, len(P)))
     rows = []
     for name, (law, P, phi) in sources.items():
         S_ff, S_fp, S_pp = covariances(law, P, phi)
         exact = cca(S_ff, S_fp, S_pp, k)
-        A_sur = surrogate_directions(S_ff, S_fp, S_pp, k, args.seed)
-        A_nll = nll_directions(law, P, phi, k, steps, args.seed)
-        A_rnd = np.random.default_rng(args.seed + 1).standard_normal(A_nll.shape)
+        A_sur = surrogate_directions(S_ff, S_fp, S_pp, k, settings.seed)
+        A_nll = nll_directions(law, P, phi, k, steps, settings.seed)
+        A_rnd = np.random.default_rng(settings.seed + 1).standard_normal(A_nll.shape)
         rows.append({"source": name, "surrogate_vs_cca": angles(S_ff, A_sur, exact.A).max(),
                      "nll_vs_cca": angles(S_ff, A_nll, exact.A).mean(),
                      "random_vs_cca": angles(S_ff, A_rnd, exact.A).mean(),
@@ -88,13 +92,13 @@ def main() -> None:
     table = Table(f"Readout directions against the top-{k} CCA directions (degrees; surrogate: max angle, "
                   "others: mean)", ("source", "surrogate vs CCA", "NLL vs CCA", "random vs CCA", "ρ"),
                   tuple(tuple(r.values()) for r in rows))
-    figure = bar_plot(args.out + "/cca_surrogate", "angles.png",
+    figure = bar_plot(settings.folder("cca_surrogate"), "angles.png",
                       {f"{who} ({i})": r[f"{who}_vs_cca"] for i, r in enumerate(rows) for who in ("surrogate", "nll", "random")},
                       title="angle to the CCA subspace", ylabel="degrees",
                       caption="; ".join(f"{i}: {r['source']}" for i, r in enumerate(rows)))
-    finish(args, "cca_surrogate", "Claim 15 [OPS v5]: NLL, surrogate and CCA readout directions",
-           [f"k = {k}; NLL by {steps} L-BFGS steps; ridge {RIDGE} · tr/p on Σ_φφ and Σ_ψψ."],
-           table, [figure], {"rows": rows, "k": k})
+    return finish(settings, "cca_surrogate", "Claim 15 [OPS v5]: NLL, surrogate and CCA readout directions",
+                  [f"k = {k}; NLL by {steps} L-BFGS steps; ridge {RIDGE} · tr/p on Σ_φφ and Σ_ψψ."],
+                  table, [figure], {"rows": rows, "k": k})
 
 
 def _one_hot_contexts(corpus: str, top: int) -> np.ndarray:
@@ -110,6 +114,3 @@ def _one_hot_contexts(corpus: str, top: int) -> np.ndarray:
     phi[np.arange(len(keep)), V + contexts[:, 1]] = 1
     return phi
 
-
-if __name__ == "__main__":
-    main()

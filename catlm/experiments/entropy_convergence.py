@@ -2,22 +2,27 @@
 well-specified tabular model (free logits per context), and to the limiting model's own value,
 not the data's, for a misspecified low-rank model (logits H Wᵀ + b with small d).
 
-Full-batch gradient descent on the exact NLL of an order-1 source (tinyshakespeare, or a
+Full-batch gradient descent on the exact NLL of an order-1 source (the corpus, or a
 synthetic block source with ``--synthetic``); L_CE = L_KL + H is recorded at every checkpoint.
 
-    python notebooks/experiments/entropy_convergence.py [--quick] [--synthetic] [--out DIR]
+    catlm experiment entropy_convergence [--quick] [--synthetic] [--corpus PATH] [--out DIR]
 """
 from __future__ import annotations
 
-import numpy as np
+from pathlib import Path
 
-from common import arguments, block_source, finish, free_nll, initial_free, log_softmax, text_source
+import numpy as np
+from scipy.special import log_softmax
+
 from catlm.analysis.entropy import categorical_entropy, nll_decomposition
 from catlm.analysis.report import Table, line_plot
+from catlm.experiments.free_features import free_nll, initial_free
+from catlm.experiments.settings import Settings, finish
+from catlm.experiments.sources import block_source, corpus_name, text_source
 
 
 def record(law, P, logits, step: int) -> dict:
-    Q = np.exp(log_softmax(logits))
+    Q = np.exp(log_softmax(logits, axis=1))
     Q /= Q.sum(axis=1, keepdims=True)
     nll = nll_decomposition(law, P, Q)
     return {"step": step, "entropy_head": categorical_entropy(Q, "kl", law), "ce": nll.cross_entropy,
@@ -30,7 +35,7 @@ def tabular_run(law, P, steps: int, lr: float, marks) -> list[dict]:
     for step in range(steps + 1):
         if step in marks:
             history.append(record(law, P, logits, step))
-        logits -= lr * (np.exp(log_softmax(logits)) - P)
+        logits -= lr * (np.exp(log_softmax(logits, axis=1)) - P)
     return history
 
 
@@ -45,33 +50,30 @@ def low_rank_run(law, P, d: int, steps: int, lr: float, marks, seed: int) -> lis
     return history
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
-    steps = 400 if args.quick else 5000
+def run(settings: Settings) -> Path:
+    """Write OUT/NAME/report.md, its figures and report.json; returns the folder."""
+    steps = 400 if settings.quick else 5000
     marks = sorted({0, steps} | set(np.unique(np.geomspace(1, steps, 30).astype(int)).tolist()))
-    if args.synthetic:
-        law, P = block_source(*((30, 12, 3) if args.quick else (120, 40, 4)), seed=args.seed)
+    if settings.synthetic:
+        law, P = block_source(*((30, 12, 3) if settings.quick else (120, 40, 4)), seed=settings.seed)
         name = "synthetic blocks"
     else:
-        law, P, _ = text_source(args.corpus, 1)
-        name = "tinyshakespeare order 1"
+        law, P, _ = text_source(settings.corpus, 1)
+        name = f"{corpus_name(settings.corpus)} order 1"
     data_entropy = categorical_entropy(P, "kl", law)
     runs = {"tabular": tabular_run(law, P, steps, 1.0, marks),
-            "low rank d=1": low_rank_run(law, P, 1, steps, 0.5, marks, args.seed)}
+            "low rank d=1": low_rank_run(law, P, 1, steps, 0.5, marks, settings.seed)}
     rows = [{"model": model, "final_entropy_head": h[-1]["entropy_head"], "data_entropy": data_entropy,
              "gap": h[-1]["entropy_head"] - data_entropy, "final_kl": h[-1]["kl"],
              "max_identity_gap": max(r["identity_gap"] for r in h)} for model, h in runs.items()]
     table = Table(f"H̄_KL(k_head) at the end of training vs H(W|C)_data ({name}, nats)",
                   ("model", "H̄_KL(k_head)", "H(W|C)_data", "gap", "L_KL", "max |CE−KL−H|"),
                   tuple(tuple(r.values()) for r in rows))
-    figure = line_plot(args.out + "/entropy_convergence", "entropy.png",
+    figure = line_plot(settings.folder("entropy_convergence"), "entropy.png",
                        {m: ([r["step"] for r in h], [r["entropy_head"] for r in h]) for m, h in runs.items()},
                        title="H̄_KL(k_head) along training", xlabel="step", ylabel="nats",
                        reference=("H(W|C)_data", data_entropy), caption="Average categorical entropy of the head")
-    finish(args, "entropy_convergence", "Claim 16: convergence of the average categorical entropy",
-           [f"{name}: {len(P)} contexts, {P.shape[1]} tokens, {steps} gradient steps."], table, [figure],
-           {"rows": rows, "history": runs})
+    return finish(settings, "entropy_convergence", "Claim 16: convergence of the average categorical entropy",
+                  [f"{name}: {len(P)} contexts, {P.shape[1]} tokens, {steps} gradient steps."], table, [figure],
+                  {"rows": rows, "history": runs})
 
-
-if __name__ == "__main__":
-    main()

@@ -6,15 +6,19 @@ the text (the verifier k_verify = its head, predicting W_{t+1} from h_t); a seco
 head on the same frozen h_t is fitted by cross-entropy to predict W_{t+2} (the drafter's second
 token, as in EAGLE/Medusa heads). Both heads' H̄_KL and H̄_TV are measured on held-out positions.
 
-    python notebooks/experiments/drafter_entropy.py [--quick] [--synthetic] [--out DIR]
+    catlm experiment drafter_entropy [--quick] [--synthetic] [--corpus PATH] [--out DIR]
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import scipy.optimize
+from scipy.special import log_softmax
 
-from common import arguments, finish, log_softmax
 from catlm.analysis.report import Table, bar_plot
+from catlm.data.corpus import read_text
+from catlm.experiments.settings import Settings, finish
 
 
 def synthetic_text(length: int, seed: int) -> str:
@@ -48,7 +52,7 @@ def fit_head(hidden, target, V: int, steps: int):
 
     def objective(flat):
         W, b = flat[:V * d].reshape(V, d), flat[V * d:]
-        logq = log_softmax(hidden @ W.T + b)
+        logq = log_softmax(hidden @ W.T + b, axis=1)
         G = (np.exp(logq) - onehot) / len(hidden)
         return -np.sum(onehot * logq) / len(hidden), np.concatenate([(G.T @ hidden).ravel(), G.sum(0)])
 
@@ -62,34 +66,32 @@ def entropies(logq) -> dict:
     return {"H_KL": float(np.mean(-(q * logq).sum(1))), "H_TV": float(np.mean(1 - (q * q).sum(1)))}
 
 
-def main() -> None:
-    args = arguments(__doc__.splitlines()[0])
+def run(settings: Settings) -> Path:
+    """Write OUT/NAME/report.md, its figures and report.json; returns the folder."""
     from catlm.analysis.estimators import head_weights, read
-    text = synthetic_text(20_000, args.seed) if args.synthetic else open(args.corpus, encoding="utf-8").read()
-    text = text[:30_000] if args.quick else text
-    model, tokens = train_verifier(text, args.quick, args.seed)
-    held = tokens[-(6_000 if args.quick else 60_000):]
+    text = synthetic_text(20_000, settings.seed) if settings.synthetic else read_text(settings.corpus)
+    text = text[:30_000] if settings.quick else text
+    model, tokens = train_verifier(text, settings.quick, settings.seed)
+    held = tokens[-(6_000 if settings.quick else 60_000):]
     readout = read(model, held)
     keep = readout.position + 2 < len(held)
     hidden, pos = readout.hidden[keep], readout.position[keep]
     half = len(pos) // 2
     W, b = head_weights(model)
     V = W.shape[0]
-    Wd, bd = fit_head(hidden[:half], held[pos[:half] + 2], V, 100 if args.quick else 300)
-    verify, draft = log_softmax(hidden[half:] @ W.T + (0 if b is None else b)), log_softmax(hidden[half:] @ Wd.T + bd)
+    Wd, bd = fit_head(hidden[:half], held[pos[:half] + 2], V, 100 if settings.quick else 300)
+    verify = log_softmax(hidden[half:] @ W.T + (0 if b is None else b), axis=1)
+    draft = log_softmax(hidden[half:] @ Wd.T + bd, axis=1)
     test = pos[half:]
     rows = [{"head": name, **entropies(logq), "CE": float(-np.mean(logq[np.arange(len(test)), held[test + offset]])),
              "top1": float(np.mean(logq.argmax(1) == held[test + offset]))}
             for name, logq, offset in (("verifier (W_t+1)", verify, 1), ("drafter (W_t+2)", draft, 2))]
     table = Table("Average categorical entropy of the two heads on held-out positions (nats)",
                   ("head", "H̄_KL", "H̄_TV", "CE of its target", "top-1 accuracy"), tuple(tuple(r.values()) for r in rows))
-    figure = bar_plot(args.out + "/drafter_entropy", "entropy.png", {r["head"]: r["H_KL"] for r in rows},
+    figure = bar_plot(settings.folder("drafter_entropy"), "entropy.png", {r["head"]: r["H_KL"] for r in rows},
                       title="H̄_KL of verifier and drafter heads", ylabel="nats",
                       caption="Categorical entropy (KL) of the verifier and of the stand-in drafter")
-    finish(args, "drafter_entropy", "Claim 17: drafter vs verifier categorical entropy",
-           ["Stand-in drafter: a linear head on the verifier's frozen h_t predicting W_{t+2}."],
-           table, [figure], {"rows": rows, "claim_holds": rows[1]["H_KL"] > rows[0]["H_KL"]})
+    return finish(settings, "drafter_entropy", "Claim 17: drafter vs verifier categorical entropy",
+                  ["Stand-in drafter: a linear head on the verifier's frozen h_t predicting W_{t+2}."],
+                  table, [figure], {"rows": rows, "claim_holds": rows[1]["H_KL"] > rows[0]["H_KL"]})
 
-
-if __name__ == "__main__":
-    main()

@@ -5,11 +5,13 @@ tokenizer, tokens are drawn from the sampling law (temperature, top-k, top-p:
 ``catlm.decoding.sampling``) through the KV cache, and decoding stops at the run's end-of-text
 token, at the first stop string (the text is cut before it), or after ``max_new_tokens``. With
 ``drafter=`` the same call decodes speculatively (``catlm.decoding.runtime``: the output law is the
-target's whatever the drafter; at temperature 0 the tokens are greedy decoding's). ``stream``
+target's whatever the drafter; at temperature 0 the tokens are greedy decoding's): ``"lookup"``
+(prompt lookup), a run folder or ``"lm:PATH"`` (a small model with the same tokenizer), or any
+drafter object of ``catlm.decoding.drafters`` (``catlm generate --drafter`` also builds ``ngram``
+and ``head`` drafters by name, as ``catlm speculate`` does). ``stream``
 (True for the terminal, or a function of each new piece of text) sees the text as it is committed,
 holding back an incomplete UTF-8 character or a possible start of a stop string. Past the model's
-context the window slides as ``catlm sample`` does; a speculative run instead keeps the prompt's
-last ``context - max_new_tokens`` tokens, since its cache cannot slide.
+context the window slides as ``catlm sample`` does, with a drafter too.
 
 >>> import tempfile, torch
 >>> from catlm.data.tokenizers import CharTokenizer
@@ -17,8 +19,8 @@ last ``context - max_new_tokens`` tokens, since its cache cannot slide.
 >>> from catlm.models.gpt import GPT, GPTConfig
 >>> tok = CharTokenizer.from_text("ab")
 >>> out = tempfile.mkdtemp()
->>> _ = save_checkpoint(out, 0, GPT(GPTConfig(vocab=2, context=16, layers=1, heads=1, dim=4)), None,
-...                     {"model_config": {"vocab": 2, "context": 16, "layers": 1, "heads": 1, "dim": 4},
+>>> _ = save_checkpoint(out, 0, GPT(GPTConfig(vocab=2, context=8, layers=1, heads=1, dim=4)), None,
+...                     {"model_config": {"vocab": 2, "context": 8, "layers": 1, "heads": 1, "dim": 4},
 ...                      "tokenizer": tok.to_json()})
 >>> done = generate(out, "ab", max_new_tokens=12, temperature=0)
 >>> len(done.tokens), done.stop_reason, done.text == generate(out, "ab", 12, temperature=0,
@@ -30,7 +32,6 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable, Sequence
 
 from catlm.errors import BackendError, SpecError
@@ -94,8 +95,8 @@ def generate(run, prompt: str, max_new_tokens: int = 200, *, temperature: float 
              stream: bool | Callable[[str], None] = False, device: str | None = None) -> Completion:
     """Continue ``prompt`` with the model of ``run`` (a run folder, or a ``Loaded`` model).
 
-    ``drafter``: None, ``"lookup"``, ``"ngram"``, ``"head[:PATH]"``, ``"lm:PATH"``, a run folder
-    (a small model with the same tokenizer) or a drafter object; ``gamma`` drafts per target call.
+    ``drafter``: None, ``"lookup"``, ``"lm:PATH"`` or a run folder (a small model with the same
+    tokenizer), or a drafter object; ``gamma`` drafts per target call.
     """
     loaded = _load(run, device)
     if loaded.tokenizer is None:
@@ -116,8 +117,8 @@ def generate(run, prompt: str, max_new_tokens: int = 200, *, temperature: float 
 
 def _load(run, device: str | None):
     from catlm.models.distributed import resolve_device
-    from catlm.models.loading import load_model
-    loaded = load_model(run) if isinstance(run, (str, Path)) else run
+    from catlm.runs.loading import load_run
+    loaded = load_run(run) if isinstance(run, (str, Path)) else run
     if device is not None:
         loaded.model.to(resolve_device(device))
     return loaded
@@ -151,21 +152,40 @@ def _plain(loaded, ids, max_new, stopper, temperature, top_k, top_p, seed, draft
 def _speculative(loaded, ids, max_new, stopper, temperature, top_k, top_p, seed, drafter, gamma):
     from catlm.decoding.drafters import Sampling
     from catlm.decoding.runtime import speculative_generate
-    room = loaded.model.context - max_new
-    if room < 1:
-        raise BackendError(f"max_new_tokens={max_new} leaves no room for the prompt in the context of "
-                           f"{loaded.model.context}", hint="lower max_new_tokens or decode without a drafter")
-    result = speculative_generate(loaded.model, _drafter(drafter, loaded, seed), gamma, ids[-room:],
-                                  max_new, Sampling(temperature, top_k, top_p), seed, until=stopper)
+    result = speculative_generate(loaded.model, _drafter(drafter, loaded, seed), gamma, ids, max_new,
+                                  Sampling(temperature, top_k, top_p), seed, until=stopper)
     return result.tokens, result.stats
 
 
 def _drafter(drafter, loaded, seed: int):
-    """A drafter object as it is, a run folder as an ``lm`` drafter, a name as ``catlm speculate``'s."""
-    from catlm.commands.speculate import make_drafter
+    """A drafter object as it is; ``"lookup"``; a run folder or ``"lm:PATH"`` as a small-model drafter."""
     if not isinstance(drafter, (str, Path)):
         return drafter
-    name = f"lm:{drafter}" if Path(drafter).is_dir() else str(drafter)
-    options = SimpleNamespace(corpus=None, order=4, head_steps=300, seed=seed,
-                              checkpoint=str(loaded.folder.parent.parent))
-    return make_drafter(name, loaded, options)
+    kind, _, path = str(drafter).partition(":")
+    if Path(drafter).is_dir():
+        kind, path = "lm", str(drafter)
+    if kind not in DRAFTERS:
+        raise SpecError(f"unknown drafter {str(drafter)!r}",
+                        hint=f"choose {', '.join(DRAFTERS)} (lm:PATH or a run folder), or pass a drafter object")
+    return DRAFTERS[kind](path, loaded)
+
+
+def _lookup(path: str, loaded):
+    from catlm.decoding.drafters import PromptLookup
+    return PromptLookup(loaded.model.head.vocab)
+
+
+def _small_model(path: str, loaded):
+    from catlm.decoding.drafters import LMDrafter
+    from catlm.runs.loading import load_run
+    if not path:
+        raise SpecError("the lm drafter needs a run folder", hint="write lm:PATH")
+    small = load_run(path)
+    if small.model.head.vocab != loaded.model.head.vocab or small.tokenizer != loaded.tokenizer:
+        raise BackendError(f"the drafter {path} and the model do not share a tokenizer",
+                           hint="draft with a model trained or converted with the same tokenizer")
+    small.model.to(next(loaded.model.parameters()).device)
+    return LMDrafter(small.model, loaded.model.head.vocab)
+
+
+DRAFTERS = {"lookup": _lookup, "lm": _small_model}

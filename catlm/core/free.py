@@ -1,0 +1,206 @@
+"""Equality in the free Markov category, decided on labelled hypergraphs (Fritz & Liang 2023).
+
+Fritz & Liang (arXiv 2204.02284, §3–4) describe the morphisms of the free gs-monoidal category on a
+signature as isomorphism classes of cospans ``m -> H <- n`` of labelled hypergraphs: the wires of
+a string diagram are the vertices of ``H``, its boxes the hyperedges; copying a wire is using its
+vertex several times, deleting it is using it never (so the comonoid laws hold by construction),
+``H`` is acyclic, every vertex is produced at most once (by the input interface or by one
+hyperedge), and the input interface is injective. The free Markov category is its quotient by
+discarding (§4): a hyperedge none of whose outputs is used, directly or through other hyperedges,
+by the output interface is removed (``f >> del == del``: every kernel is total).
+
+A box declared ``deterministic`` satisfies one equation more, naturality of copy
+(``f >> copy == copy >> (f @ f)``; Fritz 2020, Def. 10.1): two applications of the same
+deterministic box to the same input vertices are one application whose outputs are shared. This
+is the maximal sharing of term graphs for cartesian (all-deterministic) signatures (Corradini &
+Gadducci 1999), applied to the deterministic boxes only.
+
+The normal form of a diagram is its hypergraph with discarded hyperedges removed and deterministic
+applications merged; two diagrams are equal in the free Markov category with deterministic
+generators exactly when their normal forms are isomorphic as labelled hypergraphs with ordered
+interfaces, which networkx decides (VF2++).
+
+>>> from catlm.core.diagram import Box, copy, delete, identity, swap
+>>> from catlm.core.types import Finite, Ty
+>>> A = Ty(Finite.range("A", 2))
+>>> f, d = Box("f", A, A), Box("d", A, A, deterministic=True)
+>>> markov_equal(copy(A) >> (delete(A) @ identity(A)), identity(A))
+True
+>>> markov_equal(f >> delete(A), delete(A)), markov_equal(copy(A) >> swap(A, A), copy(A))
+(True, True)
+>>> markov_equal(f >> copy(A), copy(A) >> (f @ f)), markov_equal(d >> copy(A), copy(A) >> (d @ d))
+(False, True)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import networkx as nx
+
+from catlm.core.diagram import Box, Composable, Copy, Delete, Diagram, Step, Swap
+from catlm.core.types import Ob
+
+
+@dataclass(frozen=True, slots=True)
+class Hyperedge:
+    """One application of ``box``: it reads the vertices ``ins`` and produces ``outs``."""
+
+    box: Box
+    ins: tuple[int, ...]
+    outs: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Hypergraph:
+    """A cospan of labelled hypergraphs: vertex ``v`` carries ``vertices[v]``.
+
+    ``inputs`` are distinct vertices; ``outputs`` may repeat a vertex (a copy) or name an input
+    (a wire straight through); a vertex in neither and read by no hyperedge is deleted.
+    ``edges`` are in a topological order.
+    """
+
+    vertices: tuple[Ob, ...]
+    edges: tuple[Hyperedge, ...]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+
+    @property
+    def boxes(self) -> tuple[Box, ...]:
+        return tuple(dict.fromkeys(e.box for e in self.edges))
+
+
+# --- reading a diagram as a hypergraph ------------------------------------------------------------
+
+class _Reader:
+    """Assigns a vertex to every wire of a diagram's wiring, one generator at a time."""
+
+    def __init__(self, wires: tuple[Ob, ...]):
+        self.wires = wires
+        self.vertex: dict[int, int] = {}
+        self.vertices: list[Ob] = []
+        self.edges: list[Hyperedge] = []
+
+    def fresh(self, wire: int) -> int:
+        self.vertices.append(self.wires[wire])
+        self.vertex[wire] = len(self.vertices) - 1
+        return self.vertex[wire]
+
+    def copy(self, step: Step) -> None:  # every copy is the one vertex
+        self.vertex.update((w, self.vertex[step.ins[0]]) for w in step.outs)
+
+    def delete(self, step: Step) -> None:  # a vertex no one reads
+        pass
+
+    def swap(self, step: Step) -> None:
+        perm = step.gen.permutation
+        self.vertex.update((w, self.vertex[step.ins[perm[j]]]) for j, w in enumerate(step.outs))
+
+    def box(self, step: Step) -> None:
+        ins = tuple(self.vertex[w] for w in step.ins)
+        self.edges.append(Hyperedge(step.gen, ins, tuple(self.fresh(w) for w in step.outs)))
+
+
+READ: dict[type, Callable[[_Reader, Step], None]] = {
+    Copy: _Reader.copy, Delete: _Reader.delete, Swap: _Reader.swap, Box: _Reader.box}
+
+
+def hypergraph(diagram: Composable) -> Hypergraph:
+    """The gs-monoidal hypergraph of a diagram (Fritz & Liang, §3): nothing is removed yet."""
+    w = Diagram.of(getattr(diagram, "diagram", diagram)).wiring  # a TypedDiagram reads its diagram
+    reader = _Reader(w.wires)
+    inputs = tuple(reader.fresh(i) for i in w.inputs)
+    for step in w.steps:
+        READ[type(step.gen)](reader, step)
+    return Hypergraph(tuple(reader.vertices), tuple(reader.edges), inputs,
+                      tuple(reader.vertex[o] for o in w.outputs))
+
+
+# --- the normal form ---------------------------------------------------------------------------------
+
+def discard(h: Hypergraph) -> Hypergraph:
+    """Remove every hyperedge whose outputs all go unused (Fritz & Liang, §4: causality)."""
+    live, kept = set(h.outputs), []
+    for e in reversed(h.edges):  # reverse topological: a reader is seen before what it reads
+        if live.intersection(e.outs):
+            kept.append(e)
+            live.update(e.ins)
+    return _compact(Hypergraph(h.vertices, tuple(reversed(kept)), h.inputs, h.outputs))
+
+
+def share(h: Hypergraph) -> Hypergraph:
+    """Merge applications of one deterministic box to the same vertices (copy naturality)."""
+    same: dict[int, int] = {}
+    first: dict[tuple, Hyperedge] = {}
+    edges = []
+    for e in h.edges:
+        e = Hyperedge(e.box, tuple(same.get(v, v) for v in e.ins), e.outs)
+        key = (e.box, e.ins)
+        if e.box.deterministic and key in first:
+            same.update(zip(e.outs, first[key].outs))
+            continue
+        first.setdefault(key, e)
+        edges.append(e)
+    return _compact(Hypergraph(h.vertices, tuple(edges), h.inputs,
+                               tuple(same.get(v, v) for v in h.outputs)))
+
+
+def normal_form(diagram: Composable | Hypergraph) -> Hypergraph:
+    """The diagram's representative in the free Markov category with deterministic boxes."""
+    h = diagram if isinstance(diagram, Hypergraph) else hypergraph(diagram)
+    return share(discard(h))
+
+
+def _compact(h: Hypergraph) -> Hypergraph:
+    """Number the vertices still present (inputs and hyperedge outputs) 0, 1, ... in order."""
+    keep = list(dict.fromkeys([*h.inputs, *(v for e in h.edges for v in e.outs)]))
+    new = {v: i for i, v in enumerate(keep)}
+    return Hypergraph(tuple(h.vertices[v] for v in keep),
+                      tuple(Hyperedge(e.box, tuple(new[v] for v in e.ins), tuple(new[v] for v in e.outs))
+                            for e in h.edges),
+                      tuple(new[v] for v in h.inputs), tuple(new[v] for v in h.outputs))
+
+
+# --- comparing normal forms ----------------------------------------------------------------------------
+
+def labelled(h: Hypergraph) -> nx.DiGraph:
+    """``h`` as a node-labelled digraph: vertices carry their object and interface positions;
+    each port of a hyperedge is a node labelled by its index, so the order of ports is kept."""
+    g = nx.DiGraph()
+    for v, ob in enumerate(h.vertices):
+        at_out = tuple(i for i, o in enumerate(h.outputs) if o == v)
+        at_in = h.inputs.index(v) if v in h.inputs else -1
+        g.add_node(("v", v), label=("vertex", ob, at_in, at_out))
+    for j, e in enumerate(h.edges):
+        g.add_node(("e", j), label=("box", e.box))
+        for i, v in enumerate(e.ins):
+            g.add_node(("in", j, i), label=("in", i))
+            g.add_edges_from([(("v", v), ("in", j, i)), (("in", j, i), ("e", j))])
+        for i, v in enumerate(e.outs):
+            g.add_node(("out", j, i), label=("out", i))
+            g.add_edges_from([(("e", j), ("out", j, i)), (("out", j, i), ("v", v))])
+    return g
+
+
+def isomorphic(a: Hypergraph, b: Hypergraph) -> bool:
+    """Isomorphism of labelled hypergraphs that preserves both interfaces in order."""
+    if (len(a.vertices), len(a.edges), len(a.inputs), len(a.outputs)) != \
+            (len(b.vertices), len(b.edges), len(b.inputs), len(b.outputs)):
+        return False
+    ga, gb = labelled(a), labelled(b)
+    labels = lambda g: sorted(map(repr, nx.get_node_attributes(g, "label").values()))  # noqa: E731
+    if labels(ga) != labels(gb):
+        return False
+    if len(ga) == 0:  # VF2++ answers False on two empty graphs
+        return True
+    return nx.vf2pp_is_isomorphic(ga, gb, node_label="label")
+
+
+def markov_equal(lhs: Composable, rhs: Composable) -> bool:
+    """Whether ``lhs == rhs`` in the free Markov category on their boxes (deterministic ones
+    natural for copy): true exactly when the equation holds in every Markov category, for every
+    interpretation of the boxes that keeps the deterministic ones deterministic."""
+    lhs, rhs = (Diagram.of(getattr(x, "diagram", x)) for x in (lhs, rhs))
+    if (lhs.dom, lhs.cod) != (rhs.dom, rhs.cod):
+        return False
+    return isomorphic(normal_form(lhs), normal_form(rhs))

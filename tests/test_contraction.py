@@ -1,0 +1,163 @@
+"""The one einsum planner: orders from the diagram's structure, bounded search, cost, budget, execution."""
+from __future__ import annotations
+
+from fractions import Fraction as Q
+
+import numpy as np
+import opt_einsum as oe
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from catlm.backends import contraction as cn
+from catlm.backends import finstoch as fs
+from catlm.backends.functor import compile
+from catlm.core.check import typecheck
+from catlm.core.diagram import Box, Diagram, copy, delete, identity
+from catlm.core.types import Finite, Ty
+from catlm.errors import BudgetError
+
+H, O, A, B = (Ty(Finite.range(name, k)) for name, k in (("H", 3), ("O", 2), ("A", 3), ("B", 2)))
+S, TRANS, EMIT = Box("s", Ty(), H), Box("t", H, H), Box("e", H, O)
+HMM = {"s": np.array([Q(1, 2), Q(1, 3), Q(1, 6)], dtype=object),
+       "t": np.array([[Q(1, 2), Q(1, 4), Q(1, 4)], [0, Q(1, 3), Q(2, 3)], [Q(3, 5), Q(1, 5), Q(1, 5)]], dtype=object),
+       "e": np.array([[Q(9, 10), Q(1, 10)], [Q(1, 2), Q(1, 2)], [Q(1, 5), Q(4, 5)]], dtype=object)}
+
+
+def hmm(steps: int, kept: set[int]) -> Diagram:
+    """s, then ``steps`` times H -> O @ H (emit, move); observations outside ``kept`` are deleted."""
+    d, width = Diagram.of(S), 0
+    for k in range(steps):
+        emit = EMIT if k in kept else EMIT >> delete(O)
+        step = copy(H) >> (emit @ TRANS)
+        d = d >> (identity(O ** width) @ step) if width else d >> step
+        width += k in kept
+    return d >> (identity(O ** width) @ delete(H)) if width else d >> delete(H)
+
+
+def naive_bayes(n: int) -> Diagram:
+    """``s >> copy[A, n] >> (f @ ... @ f)``."""
+    features = Diagram.of(Box("f", A, B))
+    for _ in range(n - 1):
+        features = features @ Box("f", A, B)
+    return Box("s", Ty(), A) >> copy(A, n) >> features
+
+
+def forward(steps: int, kept: list[int]) -> np.ndarray:
+    """The independent oracle: the forward algorithm, one observation axis per kept step."""
+    state = HMM["s"]  # (kept observations so far..., h)
+    for k in range(steps):
+        if k in kept:
+            state = np.einsum("...h,ho->...oh", state, HMM["e"])
+        state = np.tensordot(state, HMM["t"], axes=1)
+    return state.sum(axis=-1)
+
+
+@pytest.fixture
+def no_unbounded_search(monkeypatch):
+    """opt_einsum's exhaustive searches fail loudly when asked about more than a few operands."""
+    def bounded(name, search):
+        def guarded(inputs, *args, **kw):
+            if len(inputs) > cn.OPTIMAL_MAX:
+                raise AssertionError(f"unbounded '{name}' search over {len(inputs)} operands")
+            return search(inputs, *args, **kw)
+        return guarded
+    for name in ("dp", "optimal", "branch-all", "branch-2"):
+        monkeypatch.setitem(oe.paths._PATH_OPTIONS, name, bounded(name, oe.paths._PATH_OPTIONS[name]))
+    monkeypatch.setitem(cn.STRATEGIES, "optimal", cn._opt_einsum(bounded("optimal", oe.paths.optimal)))
+
+
+# --- the shapes of issue 12: HMMs and naive Bayes ------------------------------------------------
+
+@pytest.mark.parametrize("kept", [{15}, {0, 15}, set(range(16)), {3, 8}])
+def test_every_hmm_marginal_over_16_steps_is_exact_without_an_exhaustive_search(kept, no_unbounded_search):
+    fs.clear_caches()
+    out = compile(typecheck(hmm(16, kept)), params=HMM, exact=True)
+    expected = forward(16, sorted(kept))
+    assert out.shape == expected.shape and (out == expected).all()
+
+
+def test_naive_bayes_over_16_features_without_an_exhaustive_search(no_unbounded_search):
+    f = np.array([[Q(1, 4), Q(3, 4)], [Q(1, 2), Q(1, 2)], [1, 0]], dtype=object)
+    s = np.array([Q(1, 6), Q(1, 3), Q(1, 2)], dtype=object)
+    out = compile(typecheck(naive_bayes(16)), params={"s": s, "f": f}, exact=True)
+    assert out.shape == (2,) * 16
+    for index in [(0,) * 16, (1,) * 16, (0, 1) * 8]:
+        ones = sum(index)
+        assert out[index] == sum(s[a] * f[a, 1] ** ones * f[a, 0] ** (16 - ones) for a in range(3))
+
+
+def test_naive_bayes_over_64_features_is_refused_by_the_budget_not_searched(no_unbounded_search):
+    with pytest.raises(BudgetError, match="would need"):
+        compile(typecheck(naive_bayes(64)), seed=0)
+
+
+def test_a_long_hmm_contracts_along_its_frontier():
+    c = fs.plan_of(typecheck(hmm(60, {0, 59})).wiring).contraction
+    assert len(c.inputs) == 121
+    frontier = cn.cost(c, cn.sequential(c), "sequential")  # the schedule's topological order
+    assert frontier.largest <= 2 * 2 * 3  # the two kept observations and the hidden state, never more
+    assert cn.plan(c).largest <= frontier.largest
+
+
+def test_naive_bayes_plan_is_no_larger_than_the_joint_with_its_latent_axis():
+    path = cn.plan(fs.plan_of(typecheck(naive_bayes(12)).wiring).contraction)
+    assert path.largest <= 3 * 2 ** 12
+
+
+# --- the planner on its own ----------------------------------------------------------------------
+
+def test_cost_counts_kept_indices_and_flops_by_hand():
+    c = cn.Contraction(((0,), (0, 1), (1, 2)), (2,), (2, 3, 5))
+    path = cn.cost(c, [(1, 2), (0, 3)], "by hand")  # matrix-matrix first: (0, 2), then the vector
+    assert [s.keep for s in path.steps] == [(0, 2), (2,)]
+    assert path.flops == 2 * 3 * 5 + 2 * 5 and path.largest == 10
+
+
+def test_opt_einsum_linear_paths_become_ssa_pairs():
+    assert cn._ssa([(0, 2), (0, 1)], 3) == [(0, 2), (1, 3)]
+    assert cn._ssa([(1,), (0, 1)], 2) == [(0, 1)]
+
+
+def test_plans_are_cached_per_contraction():
+    cn.clear_cache()
+    c = cn.Contraction(((0,), (0, 1)), (1,), (2, 2))
+    assert cn.plan(c) is cn.plan(cn.Contraction(((0,), (0, 1)), (1,), (2, 2)))
+    assert (cn.CACHE.misses, cn.CACHE.hits) == (1, 1)
+
+
+def test_a_step_past_52_letters_is_a_located_backend_error():
+    c = cn.Contraction((tuple(range(53)),), (), (1,) * 53)
+    with pytest.raises(Exception, match="52 letters"):
+        cn.contract(c, cn.plan(c), [np.ones((1,) * 53)], np.einsum)
+
+
+def test_the_budget_formula_is_the_largest_tensor_plus_the_placed_output():
+    path = cn.Path((), largest=100, flops=0, strategy="none")
+    assert cn.budget_bytes(path, placed=20, entry_bytes=8) == 960
+    with pytest.raises(BudgetError, match="would need 960 B") as err:
+        cn.check_budget(path, 20, 8, 959, "evaluating `x`", hint="raise budget={need}")
+    assert err.value.hint == "raise budget=960"
+
+
+@st.composite
+def contractions(draw):
+    """Random einsums over up to 8 operands and 6 indices of sizes 1 to 3 (diagonals included)."""
+    sizes = tuple(draw(st.lists(st.integers(1, 3), min_size=1, max_size=6)))
+    index = st.integers(0, len(sizes) - 1)
+    inputs = tuple(tuple(draw(st.lists(index, max_size=3))) for _ in range(draw(st.integers(1, 8))))
+    used = sorted({i for term in inputs for i in term})
+    output = tuple(draw(st.lists(st.sampled_from(used), unique=True))) if used else ()
+    return cn.Contraction(inputs, output, sizes)
+
+
+@settings(max_examples=60, deadline=None)
+@given(contractions(), st.integers(0, 2 ** 16))
+def test_every_plan_computes_numpys_einsum(c, seed):
+    rng = np.random.default_rng(seed)
+    tensors = [rng.random(tuple(c.sizes[i] for i in term)) for term in c.inputs]
+    letter = lambda term: "".join(oe.get_symbol(i) for i in term)  # noqa: E731
+    expected = np.einsum(",".join(map(letter, c.inputs)) + "->" + letter(c.output), *tensors)
+    for name in cn._candidates(len(c.inputs)):
+        path = cn.cost(c, cn.STRATEGIES[name](c), name)
+        np.testing.assert_allclose(cn.contract(c, path, tensors, np.einsum), expected, rtol=1e-10)
