@@ -54,7 +54,7 @@ NEEDS: dict[str, Callable[[argparse.Namespace], tuple[str, ...]]] = {
     "speculate": lambda args: TORCH,
     "demo": lambda args: TORCH,
     "analyze": lambda args: TORCH if Path(args.target).is_dir() else (),  # a run folder, not a .cat
-    "convert": lambda args: TORCH + ("gguf",) if Path(args.source).is_file() else TORCH,
+    "convert": lambda args: TORCH + (() if Path(args.source).is_dir() else ("gguf",)),  # a GGUF file
     "score": lambda args: TORCH,
     "generate": lambda args: TORCH,
 }

@@ -27,7 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--drafter", default=None, metavar="D",
                         help="decode speculatively: lookup, ngram, head[:PATH], lm:PATH or a run folder")
     parser.add_argument("--gamma", type=int, default=4, metavar="N", help="drafts per target call")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampler")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     parser.add_argument("--json", action="store_true", help="print JSON (text, tokens, stop reason) at the end")
 
