@@ -37,6 +37,7 @@ _EXPORTS = {
     "copy": "catlm.core.diagram",
     "delete": "catlm.core.diagram",
     "swap": "catlm.core.diagram",
+    "marginal": "catlm.core.marginal",
     "generate": "catlm.runs.generate",
     "CatlmError": "catlm.errors",
     "ParseError": "catlm.errors",
