@@ -38,6 +38,7 @@ _EXPORTS = {
     "delete": "catlm.core.diagram",
     "swap": "catlm.core.diagram",
     "marginal": "catlm.core.marginal",
+    "generate": "catlm.runs.generate",
     "CatlmError": "catlm.errors",
     "ParseError": "catlm.errors",
     "SpecError": "catlm.errors",

@@ -39,6 +39,9 @@ COMMANDS = {
     "speculate": "catlm.commands.speculate",
     "demo": "catlm.commands.demo",
     "experiment": "catlm.commands.experiment",
+    "convert": "catlm.commands.convert",
+    "score": "catlm.commands.score",
+    "generate": "catlm.commands.generate",
 }
 
 # the modules of the torch extra that a torch command imports (safetensors: its checkpoints)
@@ -52,6 +55,9 @@ NEEDS: dict[str, Callable[[argparse.Namespace], tuple[str, ...]]] = {
     "demo": lambda args: TORCH,
     "analyze": lambda args: TORCH if Path(args.target).is_dir() else (),  # a run folder, not a .cat
     "experiment": lambda args: TORCH if args.name == "drafter_entropy" else (),  # it trains a GPT
+    "convert": lambda args: TORCH + (() if Path(args.source).is_dir() else ("gguf",)),  # a GGUF file
+    "score": lambda args: TORCH,
+    "generate": lambda args: TORCH,
 }
 
 
