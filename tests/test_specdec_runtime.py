@@ -29,7 +29,7 @@ from catlm.decoding.kvcache import RollbackCache, rollback_cache  # noqa: E402
 from catlm.decoding.rejection import inverse_cdf, verify  # noqa: E402
 from catlm.decoding.runtime import (fast_verify, forward_cost_ratio, pit_test,  # noqa: E402
                                     plain_generate, speculative_generate)
-from catlm.models.loading import load_model  # noqa: E402
+from catlm.runs.loading import load_model  # noqa: E402
 from catlm.decoding.drafters import RowLaw  # noqa: E402
 from catlm.decoding.sampling import generate  # noqa: E402
 from catlm.decoding.chisquare import chi_square_test  # noqa: E402
