@@ -51,7 +51,7 @@ NEEDS: dict[str, Callable[[argparse.Namespace], tuple[str, ...]]] = {
     "speculate": lambda args: TORCH,
     "demo": lambda args: TORCH,
     "analyze": lambda args: TORCH if Path(args.target).is_dir() else (),  # a run folder, not a .cat
-    "experiment": lambda args: ("torch",) if args.name == "drafter_entropy" else (),  # trains a GPT
+    "experiment": lambda args: TORCH if args.name == "drafter_entropy" else (),  # it trains a GPT
 }
 
 

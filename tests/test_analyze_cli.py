@@ -44,6 +44,18 @@ def test_bigram_spec_report(tmp_path, capsys):
     assert "![" in (tmp_path / "report.md").read_text()
 
 
+def test_the_report_says_which_entries_were_drawn_at_random_and_keeps_units_apart(tmp_path, capsys):
+    data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path, "--seed", "3")
+    assert {"emb", "head", "gen"} <= set(data["drawn_at_random"]) and data["seed"] == 3
+    report = (tmp_path / "report.md").read_text()
+    assert "`gen`: its parameter entries were DRAWN AT RANDOM (seed 3)" in report
+    assert "TV and χ² are unitless" in report
+    given = tmp_path / "gen.npz"
+    np.savez(given, emb=np.eye(27)[np.arange(27) % 8][:, :8], head=np.full((8, 27), 1 / 27))
+    data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path / "given", "--params", given)
+    assert data["drawn_at_random"] == []
+
+
 def test_coin_spec_mutual_information_and_skipped_params(tmp_path, capsys):
     data = analyze(capsys, ROOT / "examples/coin.cat", "--subs", "p=1/3", "--out", tmp_path)
     p, noisy = np.array([1 / 3, 2 / 3]), np.array([[0.9, 0.1], [0.2, 0.8]])
@@ -112,7 +124,9 @@ def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     # the untrained baseline: the same architecture rebuilt at its initialisation, read by hand
     import torch
     from catlm.analysis import estimators as est
-    model, tokenizer, state = est.load_model(ckpt)
+    from catlm.runs import load_run
+    run = load_run(ckpt)
+    model, tokenizer = run.model, run.tokenizer
     torch.manual_seed(0)
     fresh = type(model)(model.config).to(next(model.parameters()).dtype).eval()
     teacher = NgramSource.from_sequence(np.array(tokenizer.encode(val)), 2, tokenizer.vocab_size, cyclic=True)
@@ -128,7 +142,7 @@ def test_checkpoint_analysis_reports_progress(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
     ckpt = trained_checkpoint(tmp_path / "run", text)
-    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "-k", "2",
+    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "--eigenfunctions", "2",
                  "--out", str(tmp_path / "rep")]) == 0
     err = capsys.readouterr().err
     steps = [line for line in err.splitlines() if line.startswith("analyze [")]

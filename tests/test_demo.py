@@ -112,8 +112,13 @@ def check_speculative_counts_are_consistent(report):
         assert found["emitted"] == spec["runs"] * spec["max_new"], name
         assert 0 <= found["acceptance_rate"] <= 1 and found["tokens_per_call"] >= 1
         assert found["accepted"] <= found["tested"] <= found["drafted"]
+        # the aggregate speedup is a weighted mean of the per-prompt ones (equal tokens per prompt)
+        spread = found["speedup_per_prompt"]
+        assert len(spread) == spec["runs"] and min(spread) - 1e-9 <= found["speedup"] <= max(spread) + 1e-9
         if found["temperature"]:
             assert found["chi_square"]["n"] == found["emitted"]
+            p = found["chi_square"]["pvalue"]
+            assert (p is not None and p < 0.05) == ("retest_pvalue" in found)   # flagged ⇔ re-tested
         else:  # greedy verification is greedy decoding, token for token
             assert found["greedy_matches"] == "same tokens as plain greedy", name
 
@@ -129,7 +134,15 @@ def check_alignment_has_the_untrained_baseline(report):
     assert f"{gap:+.1f}°" in markdown and "What training adds" in markdown
 
 
-CHECKS = (check_every_section_is_in_the_report_in_order, check_alignment_has_the_untrained_baseline, check_referenced_figures_exist_and_are_png,
+def check_speculative_text_agrees_with_its_table(report):
+    _, markdown, data, _ = report
+    drafters = data["sections"]["speculative"]["drafters"]
+    best = max(drafters, key=lambda name: drafters[name]["speedup"])
+    assert f"In this run `{best}` gains most ({drafters[best]['speedup']:.2f}×)" in markdown
+
+
+CHECKS = (check_every_section_is_in_the_report_in_order, check_alignment_has_the_untrained_baseline,
+          check_speculative_text_agrees_with_its_table, check_referenced_figures_exist_and_are_png,
           check_conditional_entropies_match_a_recount_and_fall_with_the_order,
           check_nll_decomposition_identity_holds, check_surplus_lies_within_its_bounds,
           check_training_learned_and_the_laws_came_out_as_stated, check_speculative_counts_are_consistent)

@@ -275,7 +275,7 @@ def test_bad_options_are_refused_before_any_work(option, message, tmp_path, caps
     option = [str(tmp_path / "FILE") if o == "FILE" else o for o in option]
     argv = ["train", ROOT / "examples/char.cat", "--corpus", tmp_path / "absent.txt", "--out", tmp_path / "run"]
     err = failure(capsys, *argv, *option)
-    assert message in err and not (tmp_path / "run").exists()
+    assert message in err and "\n  hint: " in err and not (tmp_path / "run").exists()
 
 
 def test_the_default_kernel_is_gen_else_the_only_language_model(words, tmp_path, capsys):
@@ -380,3 +380,27 @@ def test_a_spec_with_imports_is_stored_with_them(words, tmp_path, capsys):
     (tmp_path / "lib" / "objects.cat").unlink()  # the checkpoint needs nothing outside itself
     assert (latest_checkpoint(out) / "lib" / "objects.cat").is_file()
     assert run_json(["sample", out, "--prompt", "the", "--max-new", "3", "--json"])["tokens"]
+
+
+@pytest.fixture(scope="module")
+def words_run(words_spec, words, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("words_run") / "run"
+    run_json([*train_words(words_spec, words, out, steps=2), "--json"])
+    return out
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: {**s, "tokenizer": "garbage"}, "is damaged: it does not say how to rebuild"),
+    (lambda s: {**s, "tokenizer": json.dumps({"kind": "char"})}, "is damaged: it does not say how to rebuild"),
+    (lambda s: {**{k: v for k, v in s.items() if k != "meta"}, "model_config": {"vocab": "x"}},
+     "is damaged: it does not say how to rebuild"),
+    (lambda s: {**s, "meta": ["not", "a", "dict"]}, "records neither a spec and kernel nor a GPT config"),
+    (lambda s: [1, 2], "is not a catlm checkpoint"),
+])
+def test_sample_refuses_a_damaged_state_json_cleanly(words_run, edit, message, tmp_path, capsys):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(words_run, run)
+    state = latest_checkpoint(run) / "state.json"
+    state.write_text(json.dumps(edit(json.loads(state.read_text()))))
+    assert message in failure(capsys, "sample", run, "--max-new", "2")

@@ -18,9 +18,10 @@ from catlm.commands import add_parameter_options
 
 HELP = "evaluate a kernel of a .cat file as an exact or float stochastic tensor"
 
-# peak bytes per entry of printing: json.dumps(array.tolist()) of a float array measures ~73
-# (a Python float, its list slot and its ~20 characters of text); text tables are no larger
-OUTPUT_BYTES_PER_ENTRY = 96
+# peak bytes per entry of printing, measured with tracemalloc on json.dumps of the nested lists:
+# ~73 for floats (a Python float, its list slot, ~20 characters), ~103 for Fractions (their text
+# as an object array first); exact allows for longer sympy text. Text tables are no larger.
+OUTPUT_BYTES_PER_ENTRY = {False: 96, True: 160}  # keyed by --exact
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,8 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from catlm.backends.functor import compile
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
     from catlm.elaborate import load
+    from catlm.elaborate.numbers import parse_subs
     from catlm.errors import SpecError
 
     spec = load(args.file)
@@ -41,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"{args.file} has no kernel '{args.kernel}'",
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
-    check_output(kernel, args.budget)
-    subs = parse_subs(args.subs)
+    check_output(kernel, args.budget, OUTPUT_BYTES_PER_ENTRY[args.exact])
+    subs = parse_subs(args.subs, spec.params)
     symbolic = args.exact and not set(spec.params) <= set(subs)
     labelled = compile(kernel, backend="sympy" if symbolic else "numpy", exact=args.exact, subs=subs,
                        params=load_npz(args.params) if args.params else None, seed=args.seed,
@@ -51,13 +53,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output(kernel, budget: int) -> None:
+def check_output(kernel, budget: int, per_entry: int) -> None:
     """Refuse, before computing anything, an output whose printing would exceed ``budget``."""
     from catlm.errors import BudgetError, format_bytes
     if not (kernel.dom.is_finite and kernel.cod.is_finite):
         return  # the backend refuses it with its own message
     entries = prod(kernel.dom.shape + kernel.cod.shape)
-    need = entries * OUTPUT_BYTES_PER_ENTRY
+    need = entries * per_entry
     if need > budget:
         raise BudgetError(f"printing `{kernel.name}` : {kernel.dom} -> {kernel.cod} ({entries:,} "
                           f"entries) would need about {format_bytes(need)}, over the budget of "

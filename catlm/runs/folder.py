@@ -12,7 +12,7 @@ run first). ``force`` clears only a folder that holds a run (a ``checkpoint.json
 >>> (out / "checkpoint.json").write_text("{}") and None
 >>> check_run_folder(out, resume=False, force=False)
 Traceback (most recent call last):
-catlm.errors.UsageError: ... already holds a training run (continue it with --resume, replace it with --force, or choose another --out)
+catlm.errors.UsageError: ... already holds a training run (continue it with --resume, ...)
 >>> clear_run_folder(out); sorted(out.iterdir())
 []
 """
@@ -31,7 +31,8 @@ def check_run_folder(out: str | Path, resume: bool, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"the run folder {out} is a file", hint="choose another --out")
     if resume and force:
-        raise UsageError("--resume continues the run in --out and --force deletes it; give one of them")
+        raise UsageError("--resume continues the run in --out and --force deletes it; give one of them",
+                         hint="--resume to keep training it, --force to start it again")
     if resume or not out.exists() or not any(out.iterdir()):
         return
     if not holds_run(out):
