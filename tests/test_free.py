@@ -116,6 +116,7 @@ def _rename(term, old):
     return ("box", old + "_") if term == ("box", old) else term
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(pairs())
 def test_free_equality_is_sound_and_refutations_are_checked_by_counter_models(pair):
