@@ -7,6 +7,7 @@ from collections import Counter
 from fractions import Fraction as Q
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
