@@ -135,6 +135,7 @@ def test_compile_with_the_torch_backend_says_so_without_torch(torch_free_python)
                                    "pip install 'catlm[torch]'"), done.stderr
 
 
+@pytest.mark.slow
 def test_analyze_of_a_spec_needs_no_torch(torch_free_python, tmp_path):
     done = run_in(torch_free_python, "-m", "catlm", "analyze", str(ROOT / "examples" / "bigram.cat"),
                   "--out", str(tmp_path / "rep"))

@@ -167,6 +167,7 @@ def first_token_law(law: dict) -> dict:
     return first
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LAWS))
 def test_first_tokens_follow_the_target_law(target, drafters, name):
     sampling = LAWS[name]
@@ -176,6 +177,7 @@ def test_first_tokens_follow_the_target_law(target, drafters, name):
     assert chi_square_test(pairs, law).pvalue > 1e-4
 
 
+@pytest.mark.slow
 def test_a_wrong_verifier_fails_the_same_test(target, drafters):
     sampling = LAWS["lm"]
     law = exact_two_token_law(target, PROMPT, sampling)
@@ -360,6 +362,7 @@ def test_ngram_drafter_counts_agree_with_ngram_source():
     assert np.allclose(q, source.kernel()[source.index(tokens[:2])])
 
 
+@pytest.mark.slow
 def test_hidden_state_head_learns_from_the_target_samples(target):
     sequences = target_samples(target, count=32, length=24, seed=0)
     assert sequences.shape == (32, 24)
