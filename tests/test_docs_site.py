@@ -49,6 +49,7 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_site_builds_strictly(site):
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert "run_demo" in api and "nll_decomposition" in api
