@@ -8,7 +8,7 @@ an output port of one node to an input port of another and carries an object. Id
 symmetries are wiring alone: a ``Swap`` is a permutation of wires, not a node. So two diagrams are
 equal (``==``) exactly when their port graphs are isomorphic with the boundaries fixed, which is
 equality in the free symmetric monoidal category on the generators (Joyal & Street 1991; Selinger
-2011, §3): the interchange law, associativity, ``swap >> swap == id`` and the naturality of the
+2011): the interchange law, associativity, ``swap >> swap == id`` and the naturality of the
 symmetry hold by construction. Copy and delete are generators here; the comonoid laws and
 discarding are decided in the free Markov category by ``catlm.core.free``.
 

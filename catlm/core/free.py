@@ -1,16 +1,16 @@
 """Equality in the free Markov category, decided on labelled hypergraphs (Fritz & Liang 2023).
 
-Fritz & Liang (arXiv 2204.02284, §3–4) describe the morphisms of the free gs-monoidal category on a
+Fritz & Liang (arXiv 2204.02284) describe the morphisms of the free gs-monoidal category on a
 signature as isomorphism classes of cospans ``m -> H <- n`` of labelled hypergraphs: the wires of
 a string diagram are the vertices of ``H``, its boxes the hyperedges; copying a wire is using its
 vertex several times, deleting it is using it never (so the comonoid laws hold by construction),
 ``H`` is acyclic, every vertex is produced at most once (by the input interface or by one
 hyperedge), and the input interface is injective. The free Markov category is its quotient by
-discarding (§4): a hyperedge none of whose outputs is used, directly or through other hyperedges,
+discarding: a hyperedge none of whose outputs is used, directly or through other hyperedges,
 by the output interface is removed (``f >> del == del``: every kernel is total).
 
 A box declared ``deterministic`` satisfies one equation more, naturality of copy
-(``f >> copy == copy >> (f @ f)``; Fritz 2020, Def. 10.1): two applications of the same
+(``f >> copy == copy >> (f @ f)``, Fritz 2020's definition of determinism): two applications of the same
 deterministic box to the same input vertices are one application whose outputs are shared. This
 is the maximal sharing of term graphs for cartesian (all-deterministic) signatures (Corradini &
 Gadducci 1999), applied to the deterministic boxes only.
@@ -112,7 +112,7 @@ READ: dict[type, Callable[[_Reader, Step], None]] = {
 
 
 def hypergraph(diagram: Composable) -> Hypergraph:
-    """The gs-monoidal hypergraph of a diagram (Fritz & Liang, §3): nothing is removed yet."""
+    """The gs-monoidal hypergraph of a diagram (Fritz & Liang): nothing is removed yet."""
     w = Diagram.of(getattr(diagram, "diagram", diagram)).wiring  # a TypedDiagram reads its diagram
     reader = _Reader(w.wires)
     inputs = tuple(reader.fresh(i) for i in w.inputs)
@@ -125,7 +125,7 @@ def hypergraph(diagram: Composable) -> Hypergraph:
 # --- the normal form ---------------------------------------------------------------------------------
 
 def discard(h: Hypergraph) -> Hypergraph:
-    """Remove every hyperedge whose outputs all go unused (Fritz & Liang, §4: causality)."""
+    """Remove every hyperedge whose outputs all go unused (causality: the free Markov category)."""
     live, kept = set(h.outputs), []
     for e in reversed(h.edges):  # reverse topological: a reader is seen before what it reads
         if live.intersection(e.outs):
