@@ -18,9 +18,11 @@ MODULES = sorted(
 WITHOUT_EXAMPLES = {
     **dict.fromkeys(["catlm.cli", "catlm.commands.analyze", "catlm.commands.check", "catlm.commands.eval",
                      "catlm.commands.laws", "catlm.commands.sample", "catlm.commands.speculate",
-                     "catlm.commands.train", "catlm.commands.experiment"],
+                     "catlm.commands.train", "catlm.commands.convert", "catlm.commands.score",
+                     "catlm.commands.generate", "catlm.commands.experiment"],
                     "a CLI subcommand: docs/cli.md and the CLI tests"),
     **dict.fromkeys(["catlm.commands", "catlm.core", "catlm.data"], "a package that only re-exports"),
+    "catlm.pytest_plugin": "a pytest plugin: tests/test_pytest_plugin.py runs it under pytester",
 }
 
 

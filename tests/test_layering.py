@@ -64,6 +64,8 @@ LAYERS = {
     "runs": layer({"catlm.runs"}, {"catlm.core", "catlm.syntax", "catlm.elaborate", "catlm.backends"}
                   | NUMERICAL),
     "experiments": layer({"catlm.experiments"}, {"catlm.core"} | NUMERICAL, never={"lark"}),
+    "convert": layer({"catlm.convert"}, {"catlm.core", "catlm.syntax", "catlm.elaborate", "catlm.backends",
+                                         "catlm.runs"} | NUMERICAL),
 }
 # catlm.backends reaches catlm.models only through the torch backend, which it loads on demand
 TORCH_BACKEND = ("catlm.backends.torch",)

@@ -518,9 +518,15 @@ def test_speculate_command_lm_drafter_and_errors(checkpoint, capsys):
                  "--gamma", "2"]) == 1
 
 
-def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, tmp_path, capsys):
+def fresh_run(checkpoint: Path, tmp_path: Path) -> Path:
+    """A copy of the module's run folder without the drafter head other tests saved in it."""
     run = tmp_path / "run"
-    shutil.copytree(checkpoint, run)
+    shutil.copytree(checkpoint, run, ignore=shutil.ignore_patterns("drafter-head"))
+    return run
+
+
+def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, tmp_path, capsys):
+    run = fresh_run(checkpoint, tmp_path)
     head = run / "drafter-head"
 
     def speculate(steps: int) -> tuple[dict, str]:
@@ -550,10 +556,17 @@ def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, 
 
 
 def test_a_head_that_cannot_be_saved_is_used_and_said(checkpoint, tmp_path, capsys):
-    run = tmp_path / "run"
-    shutil.copytree(checkpoint, run)
+    run = fresh_run(checkpoint, tmp_path)
     (run / "drafter-head").write_text("a file where the head's folder would go")
     assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--max-new", "10",
                  "--prompt", "to be", "--head-steps", "5"]) == 0
     err = capsys.readouterr().err
     assert "note: the drafter head is not kept" in err and "Traceback" not in err
+
+
+def test_speculate_checks_its_prompt_before_training_a_head(checkpoint, tmp_path, capsys):
+    run = fresh_run(checkpoint, tmp_path)
+    assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--prompt", ""]) == 1
+    err = capsys.readouterr().err
+    assert "the prompt is empty" in err and "training" not in err
+    assert not (run / "drafter-head").exists()

@@ -233,8 +233,9 @@ def check_budget(plan: Plan, path: cn.Path, exact: bool, budget: int, name: str)
 
 
 def _einsum(equation: str, *tensors: np.ndarray) -> np.ndarray:
-    """numpy's einsum; BLAS (``optimize``) only where it pays for its own planning."""
-    return np.einsum(equation, *tensors, optimize=sum(t.size for t in tensors) > 4096)
+    """numpy's einsum; BLAS (``optimize``) only where it pays for its own planning. An exact
+    contraction to a scalar comes back from numpy as a bare Fraction: keep it an array."""
+    return np.asarray(np.einsum(equation, *tensors, optimize=sum(t.size for t in tensors) > 4096))
 
 
 # --- evaluation -----------------------------------------------------------------------------------

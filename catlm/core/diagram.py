@@ -354,7 +354,11 @@ class Diagram(Drawable):
 
     @cached_property
     def order(self) -> tuple[int, ...]:
-        """Generator nodes in a deterministic topological order (the schedule)."""
+        """Generator nodes in a deterministic topological order (the schedule): the least node
+        first among those ready. A graph read from a term numbers its nodes as it emits them,
+        which is already such an order."""
+        if not isinstance(self.term, Given):
+            return tuple(range(len(self.graph) - 2))
         inner = self.graph.subgraph(n for n in self.graph if n not in (DOM, COD))
         return tuple(nx.lexicographical_topological_sort(inner))
 

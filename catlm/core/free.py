@@ -45,6 +45,9 @@ from catlm.core.diagram import Box, Composable, Copy, Delete, Diagram, Step, Swa
 from catlm.core.types import Ob
 
 
+Deterministic = Callable[[Box], bool]
+
+
 @dataclass(frozen=True, slots=True)
 class Hyperedge:
     """One application of ``box``: it reads the vertices ``ins`` and produces ``outs``."""
@@ -131,7 +134,12 @@ def discard(h: Hypergraph) -> Hypergraph:
     return _compact(Hypergraph(h.vertices, tuple(reversed(kept)), h.inputs, h.outputs))
 
 
-def share(h: Hypergraph) -> Hypergraph:
+def declared(box: Box) -> bool:
+    """A box is deterministic when it is declared so (``kernel f : A -> B deterministic``)."""
+    return box.deterministic
+
+
+def share(h: Hypergraph, deterministic: Deterministic = declared) -> Hypergraph:
     """Merge applications of one deterministic box to the same vertices (copy naturality)."""
     same: dict[int, int] = {}
     first: dict[tuple, Hyperedge] = {}
@@ -139,7 +147,7 @@ def share(h: Hypergraph) -> Hypergraph:
     for e in h.edges:
         e = Hyperedge(e.box, tuple(same.get(v, v) for v in e.ins), e.outs)
         key = (e.box, e.ins)
-        if e.box.deterministic and key in first:
+        if key in first and deterministic(e.box):
             same.update(zip(e.outs, first[key].outs))
             continue
         first.setdefault(key, e)
@@ -148,10 +156,11 @@ def share(h: Hypergraph) -> Hypergraph:
                                tuple(same.get(v, v) for v in h.outputs)))
 
 
-def normal_form(diagram: Composable | Hypergraph) -> Hypergraph:
-    """The diagram's representative in the free Markov category with deterministic boxes."""
+def normal_form(diagram: Composable | Hypergraph, deterministic: Deterministic = declared) -> Hypergraph:
+    """The diagram's representative in the free Markov category with deterministic boxes
+    (those for which ``deterministic`` says so)."""
     h = diagram if isinstance(diagram, Hypergraph) else hypergraph(diagram)
-    return share(discard(h))
+    return share(discard(h), deterministic)
 
 
 def _compact(h: Hypergraph) -> Hypergraph:
@@ -234,11 +243,12 @@ def vf2pp_isomorphic(a: Hypergraph, b: Hypergraph) -> bool:
     return nx.vf2pp_is_isomorphic(ga, gb, node_label="label")
 
 
-def markov_equal(lhs: Composable, rhs: Composable) -> bool:
+def markov_equal(lhs: Composable, rhs: Composable, deterministic: Deterministic = declared) -> bool:
     """Whether ``lhs == rhs`` in the free Markov category on their boxes (deterministic ones
     natural for copy): true exactly when the equation holds in every Markov category, for every
-    interpretation of the boxes that keeps the deterministic ones deterministic."""
+    interpretation of the boxes that keeps the deterministic ones deterministic. Which boxes are
+    deterministic is ``deterministic(box)``: by default, those declared so."""
     lhs, rhs = (Diagram.of(getattr(x, "diagram", x)) for x in (lhs, rhs))
     if (lhs.dom, lhs.cod) != (rhs.dom, rhs.cod):
         return False
-    return isomorphic(normal_form(lhs), normal_form(rhs))
+    return isomorphic(normal_form(lhs, deterministic), normal_form(rhs, deterministic))
