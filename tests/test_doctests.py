@@ -19,12 +19,9 @@ WITHOUT_EXAMPLES = {
     **dict.fromkeys(["catlm.cli", "catlm.commands.analyze", "catlm.commands.check", "catlm.commands.eval",
                      "catlm.commands.laws", "catlm.commands.sample", "catlm.commands.speculate",
                      "catlm.commands.train", "catlm.commands.convert", "catlm.commands.score",
-                     "catlm.commands.generate"], "a CLI subcommand: docs/cli.md and the CLI tests"),
+                     "catlm.commands.generate", "catlm.commands.experiment"],
+                    "a CLI subcommand: docs/cli.md and the CLI tests"),
     **dict.fromkeys(["catlm.commands", "catlm.core", "catlm.data"], "a package that only re-exports"),
-    **dict.fromkeys(["catlm.commands.experiment", "catlm.experiments.cca_surrogate",
-                     "catlm.experiments.dirichlet_energy", "catlm.experiments.drafter_entropy",
-                     "catlm.experiments.entropy_convergence", "catlm.experiments.spectral_alignment"],
-                    "an experiment of docs/paper.md: run whole by tests/test_experiments.py"),
     "catlm.pytest_plugin": "a pytest plugin: tests/test_pytest_plugin.py runs it under pytester",
 }
 

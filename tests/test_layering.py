@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
-import sys
 from collections import deque
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +19,8 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+
+from no_torch import run_without_torch
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "catlm"
@@ -311,15 +311,8 @@ def test_torch_free_modules_reach_no_torch_at_module_level(name):
 def test_catlm_imports_without_torch():
     """With torch made unimportable, catlm and every torch-free module still import."""
     names = [m for m in MODULES if not m.startswith(TORCH_MODULES) and m != "catlm.__main__"]
-    code = ("import sys, importlib.abc\n"
-            "class NoTorch(importlib.abc.MetaPathFinder):\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'torch':\n"
-            "            raise ImportError('torch is blocked for this test')\n"
-            "sys.meta_path.insert(0, NoTorch())\n"
-            "import importlib\n"
-            f"for name in {names!r}:\n"
-            "    importlib.import_module(name)\n"
-            "import catlm; print(len(catlm.__all__))\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    result = run_without_torch("import importlib\n"
+                               f"for name in {names!r}:\n"
+                               "    importlib.import_module(name)\n"
+                               "import catlm; print(len(catlm.__all__))\n")
     assert result.returncode == 0, result.stderr[-2000:]
