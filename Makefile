@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test bench docs clean
+.PHONY: demo test test-fast bench docs clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,8 +19,13 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(BIN)/catlm demo
 
+# every test, slow ones included (CI); a skip fails the run (tests/no_skips.py)
 test: $(STAMP)
-	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
+	CATLM_NO_SKIPS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q
+
+# the tests not marked slow: under two minutes on two cores, for the edit-test loop
+test-fast: $(STAMP)
+	CATLM_NO_SKIPS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 -q -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/finstoch.py

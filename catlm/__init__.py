@@ -12,6 +12,7 @@ TypedDiagram(f : A -> A)
 """
 from __future__ import annotations
 
+from catlm.core import display as _display
 from catlm.lazy import exports
 
 __version__ = "0.1.0"
@@ -49,3 +50,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 __getattr__, __dir__ = exports(__name__, _EXPORTS, globals())
+
+
+# core's diagrams draw themselves with the drawing layer above them, named here: the package is
+# where the layers are wired together, and catlm.drawing loads on the first picture only
+_display.install("catlm.drawing.render")

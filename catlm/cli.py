@@ -54,6 +54,7 @@ NEEDS: dict[str, Callable[[argparse.Namespace], tuple[str, ...]]] = {
     "speculate": lambda args: TORCH,
     "demo": lambda args: TORCH,
     "analyze": lambda args: TORCH if Path(args.target).is_dir() else (),  # a run folder, not a .cat
+    "experiment": lambda args: TORCH if args.name == "drafter_entropy" else (),  # it trains a GPT
     "convert": lambda args: TORCH + (() if Path(args.source).is_dir() else ("gguf",)),  # a GGUF file
     "score": lambda args: TORCH,
     "generate": lambda args: TORCH,

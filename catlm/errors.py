@@ -98,17 +98,14 @@ class BackendError(CatlmError, RuntimeError):
     """A backend cannot interpret a diagram (unknown backend, missing parameter, unsupported object)."""
 
 
-class UsageError(CatlmError, ValueError):
-    """An option or argument that cannot work (a batch of 0, a NaN learning rate), caught before any work."""
-
-
 class BudgetError(CatlmError, MemoryError):
     """A computation would exceed its memory budget; says the predicted size and how to raise it."""
 
 
 class UsageError(CatlmError, ValueError):
     """A command or function was called with nonsense arguments (``--max-new -3``, a NaN
-    temperature, an option a backend cannot honour); the .cat text, if any, is not at fault."""
+    temperature, a batch of 0, an option a backend cannot honour), caught before any work; the
+    .cat text, if any, is not at fault."""
 
 
 class MissingExtra(CatlmError, ImportError):

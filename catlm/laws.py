@@ -66,6 +66,18 @@ class Scope(Enum):
     INSTANCE = "this instance"                # one compiled instance (seed or params file)
 
 
+# what a verdict says, by (holds, scope); the detail names the counter-model or the instance
+OUTCOME = {
+    (True, Scope.PROVED): "proved",
+    (True, Scope.PARAMETERS): "holds for all parameter values",
+    (True, Scope.INSTANCE): "holds on this instance",
+    (False, Scope.PROVED): "fails",
+    (False, Scope.PARAMETERS): "fails exactly",
+    (False, Scope.COUNTER_MODEL): "fails in a counter-model",
+    (False, Scope.INSTANCE): "fails on this instance",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class LawResult:
     """One decided equation; ``expected`` is False for one that should fail (``ok``)."""
@@ -81,6 +93,15 @@ class LawResult:
     @property
     def ok(self) -> bool:
         return self.holds == self.expected
+
+    @property
+    def verdict(self) -> str:
+        """The outcome with its scope, marked when it is not as stated: ``proved``, ``fails as
+        stated (fails in a counter-model)``, ``FAILS (fails on this instance)`` ..."""
+        outcome = OUTCOME[(self.holds, self.scope)]
+        if self.ok:
+            return outcome if self.holds else f"fails as stated ({outcome})"
+        return f"HOLDS, STATED TO FAIL ({outcome})" if self.holds else f"FAILS ({outcome})"
 
     def as_json(self) -> dict:
         row = {"name": self.name, "kind": self.kind, "holds": self.holds, "scope": self.scope.value}

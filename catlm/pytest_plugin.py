@@ -91,13 +91,12 @@ class RelationItem(pytest.Item):
             raise RelationFailed(str(span) if span else str(self.path), wrong)
 
     def repr_failure(self, excinfo, style=None):
-        from catlm.commands.laws import verdict
         if not isinstance(excinfo.value, RelationFailed):
             return super().repr_failure(excinfo, style)
         lines = []
         for r in excinfo.value.rows:
             stated = "stated to hold" if r.expected else "stated to fail"
-            lines.append(f"{excinfo.value.where}: {r.kind} {r.name} ({stated}): {verdict(r)}")
+            lines.append(f"{excinfo.value.where}: {r.kind} {r.name} ({stated}): {r.verdict}")
             if r.counterexample is not None:
                 lines.append(f"  counterexample: {r.counterexample}")
             elif r.detail:

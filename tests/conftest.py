@@ -1,12 +1,16 @@
-"""Test-session settings: one BLAS/OpenMP thread per pytest worker.
+"""Test-session settings: one BLAS/OpenMP thread per pytest worker; no skips under the test command.
 
 ``make test`` runs two workers on two cores; each torch or numpy process defaulting to every core
 would oversubscribe the machine several times over and slow small steps by an order of magnitude.
+``make test`` and ``make test-fast`` set ``CATLM_NO_SKIPS=1``: a skip then fails (``no_skips``).
 """
 import os
 import sys
 
 import pytest
+
+from no_skips import (pytest_collectreport, pytest_runtest_makereport,  # noqa: F401 (hooks)
+                      pytest_sessionfinish, pytest_terminal_summary)
 
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(var, "1")

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.linalg
 from hypothesis import given, settings, strategies as st
 from scipy.special import softmax
 
@@ -157,3 +158,71 @@ def test_thm_7_1_bounds(seed):
     assert bounds.tv_squared <= bounds.kl / 2 + 1e-12                      # Pinsker
     assert bounds.hellinger_squared <= bounds.kl / 2 + 1e-12               # H² = 1 − BC
     assert bounds.pairwise_excess_tv <= 1e-12 and bounds.pairwise_excess_hellinger <= 1e-12
+    # the fields against loops over pairs (no catlm code)
+    tv = lambda a, b: 0.5 * np.abs(a - b).sum()
+    hel = lambda a, b: math.sqrt(max(1 - np.sqrt(a * b).sum(), 0.0))
+    for distance, excess in ((tv, bounds.pairwise_excess_tv), (hel, bounds.pairwise_excess_hellinger)):
+        gaps = [abs(distance(Q[i], Q[j]) - distance(P[i], P[j])) - distance(P[i], Q[i]) - distance(P[j], Q[j])
+                for i in range(5) for j in range(5)]
+        assert excess == pytest.approx(max(gaps), abs=1e-7)    # √ of a rounding error at i = j
+    assert bounds.hellinger_squared == pytest.approx(law @ [hel(p, q) ** 2 for p, q in zip(P, Q)], abs=1e-12)
+    assert bounds.kl == pytest.approx(law @ [np.sum(p * np.log(p / q)) for p, q in zip(P, Q)], rel=1e-12)
+
+
+def test_thm_7_1_pairwise_bound_is_attained():
+    """P_x = P_x', Q_x = P_x and Q_x' = P_x' moved by ε: |d(Q_x, Q_x') − d(P_x, P_x')| = ε_x' =
+    ε_x + ε_x', so the excess is exactly 0 (a bound twice as loose would report −ε)."""
+    P = np.array([[0.5, 0.3, 0.2], [0.5, 0.3, 0.2]])
+    Q = np.array([[0.5, 0.3, 0.2], [0.4, 0.3, 0.3]])
+    bounds = approximation_bounds([0.5, 0.5], P, Q)
+    assert bounds.pairwise_excess_tv == pytest.approx(0.0, abs=1e-15)
+    assert bounds.pairwise_excess_hellinger == pytest.approx(0.0, abs=1e-15)
+    assert bounds.tv_squared == pytest.approx(0.5 * 0.1 ** 2, abs=1e-15)      # ε = 0.1 on half the law
+
+
+@pytest.mark.parametrize("name, curvature", [("kl", 1.0), ("chi2", 2.0), ("hellinger", 0.25), ("js", 0.25),
+                                             ("renyi", 3.0)])
+def test_thm_6_1_for_f_divergences(name, curvature):
+    """D(p_{h+εv} ‖ p_h) / (½ f''(1) ε² vᵀg*v) → 1 with error O(ε); vᵀg*v = Var_p(⟨W_w, v⟩) by hand
+    and D by the textbook formula, so both sides are independent of catlm."""
+    from catlm.analysis.geometry import local_divergence_ratio
+    rng = np.random.default_rng(11)
+    W, h, v = rng.normal(size=(7, 3)), rng.normal(size=3), rng.normal(size=3)
+    soft = lambda x: np.exp(W @ x - (W @ x).max()) / np.exp(W @ x - (W @ x).max()).sum()
+    formulas = {"kl": lambda p, q: np.sum(p * np.log(p / q)), "chi2": lambda p, q: np.sum((p - q) ** 2 / q),
+                "hellinger": lambda p, q: 0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2),
+                "js": lambda p, q: 0.5 * np.sum(p * np.log(2 * p / (p + q))) + 0.5 * np.sum(q * np.log(2 * q / (p + q))),
+                "renyi": lambda p, q: np.log(np.sum(p ** 3 * q ** -2)) / 2}
+    p = soft(h)
+    score = W @ v
+    variance = p @ score ** 2 - (p @ score) ** 2
+    for eps in (1e-2, 1e-3):
+        oracle = formulas[name](soft(h + eps * v), p) / (0.5 * curvature * eps ** 2 * variance)
+        ratio = local_divergence_ratio(W, h, v, eps, name, alpha=3.0 if name == "renyi" else None)
+        assert ratio == pytest.approx(oracle, rel=1e-6)
+        assert abs(ratio - 1) < 50 * eps
+    from catlm.errors import SpecError
+    with pytest.raises(SpecError, match="no local quadratic form"):
+        local_divergence_ratio(W, h, v, 1e-3, "tv")
+
+
+def test_head_weighted_covariance_in_its_three_readings():
+    from catlm.analysis.geometry import head_weighted_covariance
+    rng = np.random.default_rng(12)
+    W, hs, law = rng.normal(size=(6, 3)), rng.normal(size=(5, 3)), rng.dirichlet(np.ones(5))
+
+    def metric(h):                       # g*(h) = Cov_{w∼p_h}[W_w] by the definition
+        p = np.exp(W @ h) / np.exp(W @ h).sum()
+        mean = p @ W
+        return sum(p[w] * np.outer(W[w] - mean, W[w] - mean) for w in range(6))
+
+    metrics = [metric(h) for h in hs]
+    kron = sum(law[i] * np.kron(np.outer(hs[i], hs[i]), metrics[i]) for i in range(5))
+    np.testing.assert_allclose(head_weighted_covariance(W, hs, law, form="kronecker"), kron, atol=1e-12)
+    mean = law @ hs
+    roots = [scipy.linalg.sqrtm(G).real for G in metrics]
+    sandwich = sum(law[i] * roots[i] @ np.outer(hs[i] - mean, hs[i] - mean) @ roots[i] for i in range(5))
+    np.testing.assert_allclose(head_weighted_covariance(W, hs, law, form="sandwich"), sandwich, atol=1e-8)
+    G_bar = scipy.linalg.sqrtm(sum(law[i] * metrics[i] for i in range(5))).real
+    cov = sum(law[i] * np.outer(hs[i] - mean, hs[i] - mean) for i in range(5))
+    np.testing.assert_allclose(head_weighted_covariance(W, hs, law, form="averaged"), G_bar @ cov @ G_bar, atol=1e-8)

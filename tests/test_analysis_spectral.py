@@ -119,6 +119,44 @@ def test_principal_angles_and_cka():
     assert linear_cka(X, Y) == pytest.approx(hsic(X, Y) / math.sqrt(hsic(X, X) * hsic(Y, Y)))
 
 
+def weighted_angles(A, B, law):
+    """Principal angles in L²(µ) from the µ-Gram matrices: cos θ are the singular values of
+    (Aᵀ D A)^{-1/2} Aᵀ D B (Bᵀ D B)^{-1/2} (Björck and Golub 1973), no catlm code."""
+    D = np.diag(law)
+    inv_root = lambda G: scipy.linalg.inv(scipy.linalg.sqrtm(G).real)
+    cosines = np.linalg.svd(inv_root(A.T @ D @ A) @ A.T @ D @ B @ inv_root(B.T @ D @ B), compute_uv=False)
+    return np.sort(np.arccos(np.clip(cosines, -1, 1)))
+
+
+def weighted_cka(X, Y, law):
+    """Σ_ab cov_µ(X_a, Y_b)² / √(Σ cov_µ(X_a, X_b)² Σ cov_µ(Y_a, Y_b)²), covariances by loops."""
+    def cov(U, W):
+        return np.array([[sum(law[i] * (U[i, a] - law @ U[:, a]) * (W[i, b] - law @ W[:, b])
+                              for i in range(len(law))) for b in range(W.shape[1])]
+                         for a in range(U.shape[1])])
+    return float(np.sum(cov(X, Y) ** 2) / math.sqrt(np.sum(cov(X, X) ** 2) * np.sum(cov(Y, Y) ** 2)))
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=SEEDS)
+def test_principal_angles_and_cka_weigh_the_contexts_by_mu(seed):
+    """A non-uniform µ changes both scores; each must equal its µ-weighted oracle, and a law that
+    vanishes off some rows must equal the unweighted scores of the remaining rows."""
+    rng = np.random.default_rng(seed)
+    law = rng.dirichlet(np.full(9, 0.5))
+    A, B = rng.normal(size=(9, 3)), rng.normal(size=(9, 2))
+    np.testing.assert_allclose(principal_angles(A, B, law), weighted_angles(A, B, law), atol=1e-8)
+    assert linear_cka(A, B, law) == pytest.approx(weighted_cka(A, B, law), rel=1e-9)
+    rows = np.array([1, 0, 1, 1, 0, 1, 1, 1, 0], dtype=bool)
+    half = np.where(rows, 1 / rows.sum(), 0.0)
+    np.testing.assert_allclose(principal_angles(A, B, half),
+                               np.sort(scipy.linalg.subspace_angles(A[rows], B[rows])), atol=1e-8)
+    C = np.eye(6) - 1 / 6                            # Kornblith et al. on the 6 rows that count
+    hsic = lambda X, Y: np.trace(X @ X.T @ C @ Y @ Y.T @ C)
+    X, Y = A[rows], B[rows]
+    assert linear_cka(A, B, half) == pytest.approx(hsic(X, Y) / math.sqrt(hsic(X, X) * hsic(Y, Y)), rel=1e-9)
+
+
 def test_alignment_plus_uniformity_is_the_nll():
     rng, law, P = setting(6)
     H, G = rng.normal(size=(8, 3)), rng.normal(size=(6, 3))

@@ -213,3 +213,26 @@ def test_labelled_encoder_never_builds_the_one_hot_matrix():
         tracemalloc.stop()
     assert peak < 20 * 2 ** 20, f"peak {peak / 2 ** 20:.0f} MiB"
     assert kernel.nnz <= 2 * n and 0 <= s.value <= s.upper_bound + 1e-12
+
+
+@pytest.mark.parametrize("name", ["tv", "chi2", "hellinger"])
+def test_difference_surplus_projects_onto_the_first_token(name):
+    """I_D(H; W_1 W_2) − I_D(H; W_1) against a joint built by loops and textbook formulas, on a
+    source whose W_1 and W_2 marginals differ (so projecting onto W_2 gives another number)."""
+    P = np.array([[0.9, 0.1, 0.0], [0.1, 0.1, 0.8], [0.3, 0.6, 0.1]])
+    successor = np.array([[1, 2, 0], [2, 0, 1], [1, 1, 0]])
+    law, encoder = np.array([0.6, 0.3, 0.1]), np.array([0, 1, 1])
+    joint = np.zeros((2, 3, 3))
+    for x in range(3):
+        for a in range(3):
+            for b in range(3):
+                joint[encoder[x], a, b] += law[x] * P[x, a] * P[successor[x, a], b]
+    formulas = {"tv": lambda p, q: 0.5 * np.abs(p - q).sum(),
+                "chi2": lambda p, q: np.sum((p - q) ** 2 / q),
+                "hellinger": lambda p, q: 0.5 * np.sum((np.sqrt(p) - np.sqrt(q)) ** 2)}
+    mi = lambda j: formulas[name](j, np.outer(j.sum(1), j.sum(0)))
+    block, first, last = joint.reshape(2, 9), joint.sum(2), joint.sum(1)
+    s = information_surplus(law, k_step_kernel(P, successor, 2), encoder, form="difference", divergence=name)
+    assert s.mi_first == pytest.approx(mi(first), abs=1e-14)
+    assert s.value == pytest.approx(mi(block) - mi(first), abs=1e-14)
+    assert abs(mi(last) - mi(first)) > 1e-3          # the wrong projection would be seen

@@ -12,7 +12,7 @@ import pytest
 from catlm.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
+from shared_data import shakespeare_file  # noqa: E402
 
 
 def analyze(capsys, *argv) -> dict:
@@ -42,6 +42,18 @@ def test_bigram_spec_report(tmp_path, capsys):
     for name in ("report.md", "report.json", "entropy.png", "surplus_gen.png", "mk_spectrum_gen.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert "![" in (tmp_path / "report.md").read_text()
+
+
+def test_the_report_says_which_entries_were_drawn_at_random_and_keeps_units_apart(tmp_path, capsys):
+    data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path, "--seed", "3")
+    assert {"emb", "head", "gen"} <= set(data["drawn_at_random"]) and data["seed"] == 3
+    report = (tmp_path / "report.md").read_text()
+    assert "`gen`: its parameter entries were DRAWN AT RANDOM (seed 3)" in report
+    assert "TV and χ² are unitless" in report
+    given = tmp_path / "gen.npz"
+    np.savez(given, emb=np.eye(27)[np.arange(27) % 8][:, :8], head=np.full((8, 27), 1 / 27))
+    data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path / "given", "--params", given)
+    assert data["drawn_at_random"] == []
 
 
 def test_coin_spec_mutual_information_and_skipped_params(tmp_path, capsys):
@@ -128,7 +140,7 @@ def test_checkpoint_analysis_reports_progress(tmp_path, capsys):
     corpus = tmp_path / "corpus.txt"
     corpus.write_text(text)
     ckpt = trained_checkpoint(tmp_path / "run", text)
-    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "-k", "2",
+    assert main(["analyze", str(ckpt), "--corpus", str(corpus), "--quick", "--eigenfunctions", "2",
                  "--out", str(tmp_path / "rep")]) == 0
     err = capsys.readouterr().err
     steps = [line for line in err.splitlines() if line.startswith("analyze [")]
@@ -136,10 +148,9 @@ def test_checkpoint_analysis_reports_progress(tmp_path, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"needs the corpus file {SHAKESPEARE}")
-def test_checkpoint_report_on_tinyshakespeare(tmp_path, capsys):
-    text = SHAKESPEARE.read_text(encoding="utf-8")
-    ckpt = trained_checkpoint(tmp_path / "run", text)
-    data = analyze(capsys, ckpt, "--corpus", SHAKESPEARE, "--quick", "--out", tmp_path / "rep")
+def test_checkpoint_report_on_shakespeare(tmp_path, capsys):
+    corpus = shakespeare_file(tmp_path, 1_000_000)
+    ckpt = trained_checkpoint(tmp_path / "run", corpus.read_text(encoding="utf-8"))
+    data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "--out", tmp_path / "rep")
     assert data["tokens"] == 12_000
     check_checkpoint_report(data, tmp_path / "rep")

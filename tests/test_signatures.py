@@ -1,6 +1,6 @@
 """The signature table of the implementations: torch-free data that the torch registry reads.
 
-``catlm check`` binds implementation bodies with ``catlm.models.signatures.bind`` and never
+``catlm check`` binds implementation bodies with ``catlm.core.signatures.bind`` and never
 imports torch; ``catlm.models.registry.build`` binds with the same function, so a spec that checks
 is a spec whose modules build, and an argument the registry refuses is refused by the checker.
 """
@@ -14,7 +14,7 @@ import pytest
 
 from catlm.core.types import Finite, Real, Seq, Ty
 from catlm.errors import SpecError, WiringError
-from catlm.models.signatures import SIGNATURES, Call, bind
+from catlm.core.signatures import SIGNATURES, Call, bind
 
 ROOT = Path(__file__).resolve().parents[1]
 TOK, E, H = Finite.range("Tok", 50), Real("E", 16), Real("H", 16)
@@ -32,7 +32,7 @@ def test_signatures_import_and_bind_without_torch():
             "            raise ImportError('torch is blocked for this test')\n"
             "sys.meta_path.insert(0, NoTorch())\n"
             "from catlm.core.types import Finite, Real, Seq\n"
-            "from catlm.models.signatures import Call, bind\n"
+            "from catlm.core.signatures import Call, bind\n"
             "tok, e = Finite.range('Tok', 5), Real('E', 4)\n"
             "print(bind(Call('emb', 'embedding', (('dim', 4),), Seq('Tok*', tok), Seq('E*', e))))\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -81,3 +81,15 @@ def test_a_tie_must_name_an_earlier_embedding_of_the_head_shape():
         bind(head, {"emb": table})
     good = call("embedding", Seq("Tok*", TOK), Seq("E*", E), dim=16)
     assert bind(head, {"emb": good}) == {"tie": "emb", "bias": False}
+
+
+def test_an_argument_left_at_none_takes_part_in_no_relation(monkeypatch):
+    from catlm.core.signatures import Param, Relation, Side, Signature
+    real = Side("real", "a real object")
+    derived = Signature("derived", "deterministic", "real n -> real n",
+                        (Param("width", "int", None, low=1),), real, real,
+                        (Relation("width", "==", "cod.dim", "make them equal"),))
+    monkeypatch.setitem(SIGNATURES, "derived", derived)
+    assert bind(call("derived", E, H)) == {"width": None}
+    with pytest.raises(SpecError, match=r"derived\(width=3\) differs from H = real 16"):
+        bind(call("derived", E, H, width=3))

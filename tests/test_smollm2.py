@@ -49,7 +49,7 @@ def hf(gguf_file):
 
 def test_the_spec_reads_like_the_paper(run):
     text = (run.folder / "spec.cat").read_text()
-    assert ("llama(layers=30, heads=9, kv_heads=3, ffn=1536, context=8192, rope_base=100000" in text
+    assert ("llama(layers=30, heads=9, kv_heads=3, ffn=1536, context=8192, rope_base=100000, eps=1e-05)" in text
             and "linear_softmax(tie=emb)" in text and "kernel lm = emb >> bb >> head" in text)
     assert sum(p.numel() for p in run.model.parameters()) == 134_515_008
 

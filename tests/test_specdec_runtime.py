@@ -11,6 +11,7 @@ brute-force match search, ``inverse_cdf`` and ``FeatureHead.forward``.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from catlm.decoding.kvcache import RollbackCache, rollback_cache  # noqa: E402
 from catlm.decoding.rejection import inverse_cdf, verify  # noqa: E402
 from catlm.decoding.runtime import (fast_verify, forward_cost_ratio, pit_test,  # noqa: E402
                                     plain_generate, speculative_generate)
-from catlm.runs import load_run as load_model  # noqa: E402
+from catlm.runs import load_run  # noqa: E402
 from catlm.decoding.drafters import RowLaw  # noqa: E402
 from catlm.decoding.sampling import generate  # noqa: E402
 from catlm.decoding.chisquare import chi_square_test  # noqa: E402
@@ -387,7 +388,7 @@ def test_bad_runs_raise_catlm_errors(target, drafters):
     with pytest.raises(UsageError, match="gamma"):
         speculative_generate(target, drafters["lookup"], -1, PROMPT, 5)
     with pytest.raises(BackendError, match="no catlm checkpoint"):
-        load_model("/nonexistent/folder")
+        load_run("/nonexistent/folder")
 
 
 @pytest.mark.parametrize("run", [
@@ -512,3 +513,44 @@ def test_speculate_command_lm_drafter_and_errors(checkpoint, capsys):
     assert "not in this char tokenizer" in capsys.readouterr().err  # the default prompt "\n"
     assert main(["speculate", str(Path(checkpoint) / "nope"), "--drafter", "lookup",
                  "--gamma", "2"]) == 1
+
+
+def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint, run)
+    head = run / "drafter-head"
+
+    def speculate(steps: int) -> tuple[dict, str]:
+        assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--max-new", "20",
+                     "--prompt", "to be", "--head-steps", str(steps), "--json"]) == 0
+        captured = capsys.readouterr()
+        return json.loads(captured.out), captured.err
+
+    first, err = speculate(5)
+    assert "training a drafter head" in err and f"saved the drafter head in {head}" in err
+    meta = json.loads((head / "head.json").read_text())
+    assert meta["trained_for"] == {"checkpoint": load_run(run).folder.name, "steps": 5, "seed": 0}
+    weights = (head / "head.safetensors").read_bytes()
+    again, err = speculate(5)
+    assert "training" not in err and (head / "head.safetensors").read_bytes() == weights
+    assert again["text"] == first["text"]
+    _, err = speculate(6)  # other settings: an incompatible head, trained again and saved over it
+    assert "training a drafter head" in err
+    assert json.loads((head / "head.json").read_text())["trained_for"]["steps"] == 6
+    (head / "head.safetensors").write_bytes(b"not safetensors")
+    _, err = speculate(6)  # a damaged head: said, trained again
+    assert "note: cannot read the drafter head" in err and "training a drafter head" in err
+    (head / "head.json").write_text("{")
+    _, err = speculate(6)
+    assert "is not the JSON of a drafter head" in err and "training a drafter head" in err
+    assert load_head(head).dim == 16
+
+
+def test_a_head_that_cannot_be_saved_is_used_and_said(checkpoint, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(checkpoint, run)
+    (run / "drafter-head").write_text("a file where the head's folder would go")
+    assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--max-new", "10",
+                 "--prompt", "to be", "--head-steps", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "note: the drafter head is not kept" in err and "Traceback" not in err

@@ -10,7 +10,7 @@ from catlm.data.tokenizers import (BPETokenizer, CharTokenizer, tokenizer_from_j
                                    tokenizer_from_name)
 from catlm.errors import SpecError
 
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
+from shared_data import FIGURES, shakespeare_text  # noqa: E402
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 20
 
 
@@ -77,11 +77,10 @@ def test_bad_json():
         tokenizer_from_json('{"kind": "wordpiece"}')
 
 
-@pytest.mark.skipif(not SHAKESPEARE.exists(), reason=f"{SHAKESPEARE} is absent")
-def test_shakespeare_char_vocabulary_has_65_symbols():
-    text = SHAKESPEARE.read_text()
+def test_shakespeare_char_vocabulary_has_84_symbols():
+    text = shakespeare_text()
     tok = tokenizer_from_name("char", text)
-    assert tok.vocab_size == 65 and tok.decode(tok.encode(text[:2000])) == text[:2000]
+    assert tok.vocab_size == FIGURES["symbols"] and tok.decode(tok.encode(text[:2000])) == text[:2000]
 
 
 def test_bpe_has_exactly_the_requested_size_even_on_a_small_corpus():

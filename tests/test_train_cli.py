@@ -23,7 +23,7 @@ from catlm.commands.train import default_threads  # noqa: E402
 from catlm.models.checkpoint import latest_checkpoint  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-from shared_data import TINY_SHAKESPEARE as SHAKESPEARE  # noqa: E402
+from shared_data import shakespeare_file  # noqa: E402
 SPEC = """# a tiny character LM for tests
 object Tok = fin {V}
 object E   = real 16
@@ -38,11 +38,7 @@ FAST = ["--batch", "4", "--block", "16", "--eval-iters", "1", "--device", "cpu",
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    if not SHAKESPEARE.is_file():
-        pytest.skip(f"the corpus {SHAKESPEARE} is absent")
-    path = tmp_path_factory.mktemp("corpus") / "tiny.txt"
-    path.write_text(SHAKESPEARE.read_text(encoding="utf-8")[:20000], encoding="utf-8")
-    return path
+    return shakespeare_file(tmp_path_factory.mktemp("corpus"), 20000)
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +275,7 @@ def test_bad_options_are_refused_before_any_work(option, message, tmp_path, caps
     option = [str(tmp_path / "FILE") if o == "FILE" else o for o in option]
     argv = ["train", ROOT / "examples/char.cat", "--corpus", tmp_path / "absent.txt", "--out", tmp_path / "run"]
     err = failure(capsys, *argv, *option)
-    assert message in err and not (tmp_path / "run").exists()
+    assert message in err and "\n  hint: " in err and not (tmp_path / "run").exists()
 
 
 def test_the_default_kernel_is_gen_else_the_only_language_model(words, tmp_path, capsys):
@@ -384,3 +380,27 @@ def test_a_spec_with_imports_is_stored_with_them(words, tmp_path, capsys):
     (tmp_path / "lib" / "objects.cat").unlink()  # the checkpoint needs nothing outside itself
     assert (latest_checkpoint(out) / "lib" / "objects.cat").is_file()
     assert run_json(["sample", out, "--prompt", "the", "--max-new", "3", "--json"])["tokens"]
+
+
+@pytest.fixture(scope="module")
+def words_run(words_spec, words, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("words_run") / "run"
+    run_json([*train_words(words_spec, words, out, steps=2), "--json"])
+    return out
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: {**s, "tokenizer": "garbage"}, "is damaged: it does not say how to rebuild"),
+    (lambda s: {**s, "tokenizer": json.dumps({"kind": "char"})}, "is damaged: it does not say how to rebuild"),
+    (lambda s: {**{k: v for k, v in s.items() if k != "meta"}, "model_config": {"vocab": "x"}},
+     "is damaged: it does not say how to rebuild"),
+    (lambda s: {**s, "meta": ["not", "a", "dict"]}, "records neither a spec and kernel nor a GPT config"),
+    (lambda s: [1, 2], "is not a catlm checkpoint"),
+])
+def test_sample_refuses_a_damaged_state_json_cleanly(words_run, edit, message, tmp_path, capsys):
+    import shutil
+    run = tmp_path / "run"
+    shutil.copytree(words_run, run)
+    state = latest_checkpoint(run) / "state.json"
+    state.write_text(json.dumps(edit(json.loads(state.read_text()))))
+    assert message in failure(capsys, "sample", run, "--max-new", "2")

@@ -257,6 +257,7 @@ def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_to_the_uninterrupted_
         out = tmp_path / f"killed-{kill_at}"
         with monkeypatch.context() as patch:
             FileSystem(patch, kill_at)
+            patch.setattr(ckpt.os, "getpid", lambda: 424242)  # the killed process, not the resuming one
             with pytest.raises(Killed):
                 train(fresh_model(), tokens(), config, out_dir=out, progress=False)
         survivor = load_checkpoint(latest_checkpoint(out))
@@ -265,18 +266,21 @@ def test_a_kill_at_any_point_of_a_checkpoint_write_resumes_to_the_uninterrupted_
         resumed = fresh_model(seed=7)
         train(resumed, tokens(), config, out_dir=out, progress=False, resume=True)
         assert all(torch.equal(x, y) for x, y in zip(params(final).values(), params(resumed).values())), kill_at
-        assert not [p for p in out.rglob("*") if p.name.startswith(".tmp-")], kill_at
+        assert not [p for p in out.rglob("*") if "tmp" in p.name], kill_at  # nothing left behind
         assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["step-00000006", "step-00000008"]
 
 
 def test_stale_temporary_files_are_removed_on_resume(tmp_path):
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
-    junk = [tmp_path / "checkpoints" / ".tmp-step-00000008-1234", tmp_path / ".tmp-checkpoint.json-1234"]
+    junk = [tmp_path / "checkpoints" / ".tmp-step-00000008-1234", tmp_path / ".tmp-checkpoint.json-1234",
+            tmp_path / ".tmp-loss.png-1234"]
     junk[0].mkdir()
     (junk[0] / "model.safetensors").write_bytes(b"\x00" * 10)
     junk[1].write_text("{")
+    junk[2].write_bytes(b"\x89PNG")
+    (tmp_path / ".tmp-notes").write_text("a file of the user's")
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False, resume=True)
-    assert not any(p.exists() for p in junk)
+    assert not any(p.exists() for p in junk) and (tmp_path / ".tmp-notes").exists()
 
 
 # --- bad input: a catlm error before any work, never a traceback or a silent NaN --------------------
@@ -306,7 +310,7 @@ def test_resume_refuses_another_tokenizer_of_the_same_size(tmp_path):
     config = replace(CONFIG, steps=4, decay_steps=8)
     train(fresh_model(), tokens(), config, out_dir=tmp_path, progress=False, tokenizer=run_tok)
     longer = replace(config, steps=8)
-    with pytest.raises(UsageError, match="different tokenizer.*both have 12 tokens.*id 11 is 'l' in the run, 'z' here"):
+    with pytest.raises(UsageError, match="different tokenizer.*both have 12 tokens, but id 11 is 'l' in the run, 'z' here"):
         train(fresh_model(), tokens(), longer, out_dir=tmp_path, progress=False, tokenizer=other_tok, resume=True)
     assert train(fresh_model(), tokens(), longer, out_dir=tmp_path, progress=False, tokenizer=run_tok,
                  resume=True).steps == 8
@@ -322,7 +326,8 @@ def damage(out: Path, name: str, how) -> Path:
     ("checkpoint.json", lambda b: b"\x00garbage", "is not a catlm checkpoint pointer"),
     ("checkpoint.json", lambda b: b'{"latest": "../step-00000004"}', "not a complete checkpoint of this folder"),
     ("state.json", lambda b: b"{not json", "is not valid JSON"),
-    ("state.json", lambda b: b'{"format": "catlm-checkpoint"}', "is damaged or not from catlm train"),
+    ("state.json", lambda b: json.dumps({**json.loads(b), "rng": 5}).encode(), "is damaged or not from catlm train"),
+    ("state.json", lambda b: b'{"format": "catlm-checkpoint"}', "stores weights but no optimizer state"),
     ("model.safetensors", lambda b: b[:len(b) // 2], "not a readable safetensors file"),
     ("optimizer.safetensors", lambda b: b[:len(b) // 2], "not a readable safetensors file"),
 ])
@@ -330,7 +335,7 @@ def test_a_damaged_run_is_refused_with_a_catlm_error_on_resume(tmp_path, name, h
     train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False)
     damage(tmp_path, name, how)
     with pytest.raises(BackendError, match=message):
-        train(fresh_model(), tokens(), CONFIG, out_dir=tmp_path, progress=False, resume=True)
+        train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False, resume=True)
 
 
 def test_weights_of_the_wrong_shape_are_named(tmp_path):
@@ -346,3 +351,25 @@ def test_progress_off_a_terminal_is_plain_lines(capsys):
     lines = capsys.readouterr().err.splitlines()
     assert [line.split(" (")[0] for line in lines] == [f"train: step {s}/40" for s in range(2, 41, 2)]
     assert all("loss" in line and "tok_s" in line and "\r" not in line for line in lines)
+
+
+def test_a_run_of_weights_alone_loads_through_catlm_runs(tmp_path):
+    """The layout a converter writes: weights, state.json, no optimizer state; it loads, it cannot resume."""
+    from catlm.runs import load_run
+    model = fresh_model()
+    folder = ckpt.save_checkpoint(tmp_path, 0, model, None, {"model_config": MODEL.to_dict(),
+                                                             "tokenizer": CharTokenizer("abcdefghijkl").to_json()})
+    assert sorted(p.name for p in folder.iterdir()) == ["model.safetensors", "state.json"]
+    loaded = load_run(tmp_path)
+    assert loaded.tokenizer == CharTokenizer("abcdefghijkl") and loaded.folder == folder
+    assert all(torch.equal(a, b) for a, b in zip(params(loaded.model).values(), params(model).values()))
+    with pytest.raises(BackendError, match="stores weights but no optimizer state"):
+        train(fresh_model(), tokens(), replace(CONFIG, steps=4), out_dir=tmp_path, progress=False, resume=True)
+
+
+def test_a_stored_spec_read_without_its_folder_may_import_nothing():
+    from catlm.errors import SpecError
+    from catlm.runs import read_stored_spec
+    with pytest.raises(SpecError, match='imports "other.cat", outside the checkpoint'):
+        read_stored_spec(None, 'import "other.cat"\nobject A = fin 2\n')
+    assert "A" in read_stored_spec(None, "object A = fin 2\n").objects

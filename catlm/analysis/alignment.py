@@ -1,7 +1,7 @@
 """Spectral alignment of representations with M_K, against random and permuted baselines.
 
-Source: Zhang, arXiv 2507.19247, Prop. 7.6 [v1] / Thm 7.6 [A18] and the Ky Fan form of PAPER.md
-§3.10; §5 rows 18–20. Contexts x carry a law µ (D = diag µ), representations H (n, d), a
+Source: Zhang, arXiv 2507.19247, Prop. 7.6 [v1] / Thm 7.6 [A18] and its Ky Fan form
+(App. A.6). Contexts x carry a law µ (D = diag µ), representations H (n, d), a
 predictive-similarity kernel K (n, n). The representation space is span{1, H} ⊂ L²(µ) (the head
 is affine, so the constant function is free); whitening gives an L²(µ)-orthonormal basis B of it
 (Bᵀ D B = I). Three [OPS] scores compare it with the top-k eigenfunctions Ψ_k of M_K:

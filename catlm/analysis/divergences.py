@@ -1,10 +1,11 @@
-"""Statistical divergences on states of a finite set: the enrichment of FinStoch (PAPER §1.3).
+"""Statistical divergences on states of a finite set: the enrichment of FinStoch (§2.2 of Zhang,
+arXiv 2507.19247, after Perrone 2023).
 
 Each divergence D(p ‖ q) compares two states given as arrays of the same shape (a joint state on
 a product is compared cell by cell). Conventions: natural logarithms (nats); 0·log 0 = 0; a
 divergence that needs q > 0 wherever p > 0 returns ``inf`` when it is not. Squared Hellinger is
 normalised as H²(p, q) = 1 − Σ √(p q) = ½ Σ (√p − √q)², which lies in [0, 1] and makes the
-constant ½ of Thm 7.1 correct (the paper's Def. 7.3 uses twice this, PAPER §2.6).
+constant ½ of Thm 7.1 correct (the paper's Def. 7.3 uses twice this).
 Total variation and χ² are exact on object arrays of ``fractions.Fraction``.
 
 >>> import numpy as np

@@ -1,7 +1,6 @@
 """The paper's quantities estimated on trained torch language models (imports torch).
 
-Source: Zhang, arXiv 2507.19247, §4–§7; PAPER.md §5 (the torch column of rows 7, 9, 10, 11, 14,
-18, 20 and 24). A model exposes ``hidden(idx) -> (B, T, d)`` (h after every prefix: k_bb ∘ k_emb)
+Source: Zhang, arXiv 2507.19247, §4–§7 (categorical entropy, Thm 5.1, the surplus, g*, M_K). A model exposes ``hidden(idx) -> (B, T, d)`` (h after every prefix: k_bb ∘ k_emb)
 and ``head.weight`` (V, d) with an optional ``head.bias``: k_head(h) = softmax(W h + b). Every
 estimator reads the hidden states of a token sequence cut into windows of ``block`` tokens
 (``read``; each also accepts that ``Readout`` itself), then works in float64 numpy. A
@@ -241,8 +240,50 @@ def conditional_probe(model, tokens, offset: int = 2, *, block: int | None = Non
                  f"lower-bound estimate of I(H_t; W_t+{offset} | W_t+{offset - 1}) (probe, nats)")
 
 
-def _count_table(given: np.ndarray, target: np.ndarray, V: int, smoothing: float) -> np.ndarray:
-    counts = np.full((V, V), smoothing)
+@dataclass(frozen=True)
+class SurplusProbe:
+    """The chain-rule terms of Surplus_K = Σ_{j=2..K} I(H_t; W_{t+j} | W_{t+1..t+j−1}), each a
+    held-out probe estimate (``terms[j − 2]``, nats), and their sum. Lower-bound estimates in the
+    sense of ``Probe``: each only insofar as its count-table baseline reaches the entropy."""
+
+    terms: tuple[float, ...]
+    total: float
+    test_pairs: int
+
+    def to_dict(self) -> dict:
+        return {"terms": list(self.terms), "total": self.total, "test_pairs": self.test_pairs}
+
+
+def surplus_probe(model, tokens, steps: int = 3, *, block: int | None = None, limit: int | None = None,
+                  probe_steps: int = 200, weight_decay: float = 1e-4, smoothing: float = 0.5,
+                  seed: int = 0) -> SurplusProbe:
+    """The neural estimate of Surplus_K for K = ``steps``: term j compares, on held-out triples,
+    an add-``smoothing`` count table of W_{t+j} given all of W_{t+1..t+j−1} with the same table
+    plus a linear map of h_t (fitted by L-BFGS on the other half). Term 2 is ``conditional_probe``."""
+    if steps < 2:
+        raise SpecError(f"steps={steps}: the surplus has chain-rule terms only for K >= 2")
+    readout = _readout(model, tokens, block, limit)
+    keep = np.flatnonzero(readout.position + steps < len(readout.tokens))
+    if len(keep) < 4:
+        raise SpecError(f"only {len(keep)} positions have {steps} tokens after them; need more tokens")
+    V = head_weights(model)[0].shape[0]
+    train = np.random.default_rng(seed).permutation(len(keep)) < len(keep) // 2
+    future = readout.tokens[readout.position[keep][:, None] + np.arange(1, steps + 1)]    # (N, K)
+    hidden = readout.hidden[keep]
+    terms = []
+    for j in range(2, steps + 1):
+        given = np.unique(future[:, :j - 1], axis=0, return_inverse=True)[1].ravel()   # W_{t+1..t+j−1}
+        target = future[:, j - 1]
+        table = _count_table(given[train], target[train], V, smoothing, rows=int(given.max()) + 1)
+        A = _fit_probe(hidden[train], table[given[train]], target[train], probe_steps, weight_decay)
+        base = table[given[~train]]
+        terms.append(_nll(base, target[~train]) - _nll(base + hidden[~train] @ A, target[~train]))
+    return SurplusProbe(tuple(terms), float(sum(terms)), int((~train).sum()))
+
+
+def _count_table(given: np.ndarray, target: np.ndarray, V: int, smoothing: float,
+                 rows: int | None = None) -> np.ndarray:
+    counts = np.full((V if rows is None else rows, V), smoothing)
     np.add.at(counts, (given, target), 1.0)
     return np.log(counts / counts.sum(axis=1, keepdims=True))
 
@@ -268,6 +309,39 @@ def _fit_probe(hidden, base_logits, target, steps: int, weight_decay: float) -> 
     found = scipy.optimize.minimize(objective, np.zeros(np.prod(shape)), jac=True, method="L-BFGS-B",
                                     options={"maxiter": steps})
     return found.x.reshape(shape) / scale
+
+
+# --- a model's own K-step kernel ---------------------------------------------------------------
+
+@torch.no_grad()
+def rollout_kernel(model, prefix, steps: int, batch: int = 512) -> np.ndarray:
+    """The model's own K-step kernel after ``prefix``: Q^(K)(w_1..w_K) = Π_j q(w_j | prefix, w_<j),
+    an array (V,)*K summing to 1, by uncached forwards over every continuation (V**K of them:
+    meant for small V and K; the data-side counterpart is ``k_step_kernel``)."""
+    prefix = [int(t) for t in np.asarray(prefix).ravel()]
+    V = head_weights(model)[0].shape[0]
+    if not prefix or len(prefix) + steps - 1 > getattr(model, "context", len(prefix) + steps):
+        raise SpecError(f"a rollout of {steps} tokens after {len(prefix)} needs a nonempty prefix "
+                        "inside the model's context")
+    if V ** steps > 2_000_000:
+        raise SpecError(f"V**K = {V}**{steps} continuations is too many to enumerate",
+                        hint="lower steps; the rollout kernel is exact, not sampled")
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    paths, log_law = np.zeros((1, 0), dtype=np.int64), np.zeros(1)
+    for _ in range(steps):
+        rows = []
+        for i in range(0, len(paths), batch):
+            chunk = torch.as_tensor(np.column_stack([np.tile(prefix, (len(paths[i:i + batch]), 1)),
+                                                     paths[i:i + batch]]), device=device)
+            logits = model.head(model.hidden(chunk))[:, -1].to("cpu", torch.float64)
+            rows.append(torch.log_softmax(logits, -1).numpy())
+        log_q = np.concatenate(rows)                                         # (paths, V)
+        log_law = (log_law[:, None] + log_q).ravel()
+        paths = np.column_stack([np.repeat(paths, V, axis=0), np.tile(np.arange(V), len(paths))])
+    model.train(was_training)
+    return np.exp(log_law).reshape((V,) * steps)
 
 
 # --- the pullback metric over contexts ------------------------------------------------------------
@@ -360,15 +434,17 @@ def load_model(path: str | Path):
     return loaded.model, loaded.tokenizer, loaded.state
 
 
-def untrained_model(state: dict, like, seed: int = 0):
-    """The architecture of a checkpoint's ``state`` at its random initialisation (seeded, without
-    touching the global torch RNG), in ``like``'s dtype and device: the baseline that says how
-    much of an analysis is the architecture and how much is training."""
-    from catlm.runs.loading import REBUILD
-    rebuild = next(r for key, r in REBUILD.items() if key(state))
+def untrained_model(where: str | Path, state: dict, like, seed: int = 0):
+    """The architecture of the checkpoint at ``where`` (its ``state``) at its random
+    initialisation (seeded, without touching the global torch RNG), in ``like``'s dtype and
+    device: the baseline that says how much of an analysis is the architecture and how much is
+    training."""
+    from catlm.runs.loading import REBUILD, checkpoint_folder
+    folder = checkpoint_folder(where)
+    rebuild = next(r for key, r in REBUILD.items() if key(folder, state))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        fresh = rebuild(state)
+        fresh = rebuild(folder, state)
     parameter = next(like.parameters())
     return fresh.to(parameter.device, parameter.dtype).eval()
 

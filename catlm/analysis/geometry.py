@@ -1,7 +1,7 @@
 """The pullback Fisher–Rao metric of a linear-softmax head, its spectrum and its bounds.
 
 Source: Zhang, arXiv 2507.19247, §6 (Eqs. 6.1–6.5, Thm 6.1, Prop. 6.3) and §7 (Thm 7.1,
-Cor. 7.2); PAPER.md §2.4–2.5, §3.5–3.8 and §5 rows 11–14, 22–23. For g_head(h) = softmax(W h + b)
+Cor. 7.2). For g_head(h) = softmax(W h + b)
 with W of shape (V, d) and p = g_head(h),
 
     g*(h) = Wᵀ (diag p − p pᵀ) W = E_{w∼p}[ score scoreᵀ ],  score = W_w − Wᵀ p       (d, d)
@@ -82,7 +82,8 @@ def metric_rank(W: np.ndarray, p: np.ndarray, tol: float | None = None) -> int:
 
 
 def predicted_rank(W: np.ndarray) -> int:
-    """rank W − [1 ∈ col W]: the rank of g* at any p of full support (PAPER §3.6)."""
+    """rank W − [1 ∈ col W]: the rank of g* at any p of full support (Prop. 6.3, in
+    simplex coordinates)."""
     W = np.asarray(W, dtype=float)
     rank = int(np.linalg.matrix_rank(W))
     with_ones = int(np.linalg.matrix_rank(np.column_stack([W, np.ones(len(W))])))
@@ -145,6 +146,70 @@ def local_kl_ratio(W, h, v, eps: float, bias=None, direction: str = "forward") -
     divergence = float(np.sum(np.exp(a) * (a - b)))
     quadratic = float(v @ metric_matvec(W, np.exp(here), v))
     return divergence / (0.5 * eps ** 2 * quadratic)
+
+
+# f''(1) of each smooth divergence as catlm normalises it: D(p_{h+εv} ‖ p_h) = ½ f''(1) ε² vᵀg*v + O(ε³)
+# (KL: f = t log t; χ²: (t−1)²; squared Hellinger ½(√t − 1)²; JS; Rényi-α: α, as the KL of order α)
+CURVATURES = {"kl": lambda alpha: 1.0, "chi2": lambda alpha: 2.0, "hellinger": lambda alpha: 0.25,
+              "js": lambda alpha: 0.25, "renyi": lambda alpha: float(alpha)}
+
+
+def local_divergence_ratio(W, h, v, eps: float, divergence: str = "kl", *, alpha: float | None = None,
+                           bias=None) -> float:
+    """Thm 6.1 for f-divergences: D(p_{h+εv} ‖ p_h) / (½ f''(1) ε² vᵀ g*(h) v) → 1 as ε → 0 (the
+    paper says "a similar relationship holds" for f smooth near 1 with f''(1) > 0; TV is not smooth
+    and has no such expansion)."""
+    from catlm.analysis.divergences import divergence as compare
+    if divergence not in CURVATURES:
+        raise SpecError(f"divergence {divergence!r} has no local quadratic form; choose from "
+                        f"{', '.join(sorted(CURVATURES))}")
+    W, h, v = (np.asarray(a, dtype=float) for a in (W, h, v))
+    here, moved = head_probs(W, h, bias), head_probs(W, h + eps * v, bias)
+    value = compare(moved, here, divergence, alpha=alpha)
+    quadratic = float(v @ metric_matvec(W, here, v))
+    return value / (0.5 * CURVATURES[divergence](alpha) * eps ** 2 * quadratic)
+
+
+def _psd_root(M: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh(M)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def _kronecker(hs, metrics, law, mean):
+    return np.einsum("n,na,nb,ncd->acbd", law, hs, hs, metrics).reshape(hs.shape[1] ** 2, -1)
+
+
+def _sandwich(hs, metrics, law, mean):
+    roots = np.array([_psd_root(G) for G in metrics])
+    centred = np.einsum("nab,nb->na", roots, hs - mean)
+    return np.einsum("n,na,nb->ab", law, centred, centred)
+
+
+def _averaged(hs, metrics, law, mean):
+    root = _psd_root(np.einsum("n,nab->ab", law, metrics))
+    centred = hs - mean
+    return root @ np.einsum("n,na,nb->ab", law, centred, centred) @ root
+
+
+# Prop. 7.6 [v1] writes Σ_{H,g*} = E[h hᵀ ⊗ g*(h)] without defining ⊗: the literal
+# Kronecker reading (d² × d²) and the two [OPS] d × d readings
+HEAD_WEIGHTED = {"kronecker": _kronecker, "sandwich": _sandwich, "averaged": _averaged}
+
+
+def head_weighted_covariance(W, hs, law=None, bias=None, form: str = "sandwich") -> np.ndarray:
+    """The head-weighted covariance of Prop. 7.6 [v1] over representations hs (N, d) with weights
+    ``law`` (uniform if None):
+
+    * "kronecker": E[h hᵀ ⊗ g*(h)], the notation read literally as a Kronecker product (d², d²);
+    * "sandwich":  E[g*(h)^½ (h − h̄)(h − h̄)ᵀ g*(h)^½]  [OPS];
+    * "averaged":  Ḡ^½ Σ_H Ḡ^½ with Ḡ = E g*(h) and Σ_H = Cov h  [OPS].
+    """
+    if form not in HEAD_WEIGHTED:
+        raise SpecError(f"unknown form {form!r}; choose from {', '.join(sorted(HEAD_WEIGHTED))}")
+    hs = np.atleast_2d(np.asarray(hs, dtype=float))
+    law = np.full(len(hs), 1 / len(hs)) if law is None else as_law(law, len(hs), name="context law").astype(float)
+    metrics = pullback_metric(W, hs, bias)
+    return HEAD_WEIGHTED[form](hs, metrics, law, law @ hs)
 
 
 def fisher_rao_distance(p, q) -> float:

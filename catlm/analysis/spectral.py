@@ -1,13 +1,13 @@
 """Predictive-similarity kernels, the operator M_K on L²(µ) and spectral alignment, on FinStoch.
 
 Source: Zhang, arXiv 2507.19247, §7 (Def. 7.3, Eqs. 7.5–7.7, Prop. 7.4, Thm 7.6 [A18], App. A.3,
-A.8); PAPER.md §2.6–2.11 and §5 rows 15–21. Contexts x carry a law µ, D = diag µ; a kernel K is
+A.8). Contexts x carry a law µ, D = diag µ; a kernel K is
 an (n, n) array. M_K acts on ψ ∈ R^n as ψ ↦ K D ψ; with S = D^½ K D^½ = Q Λ Qᵀ its eigenvalues
 are Λ and its eigenfunctions ψ_i = D^{-½} q_i, orthonormal in L²(µ). The Ky Fan fact
 
     max { tr(Hᵀ D K D H) : Hᵀ D H = I_k } = λ_1 + … + λ_k,  attained at H = D^{-½} Q_k,
 
-is the exact content of the spectral-alignment claim (PAPER §3.10).
+is the exact content of the spectral-alignment claim (Thm 7.6 [A18], App. A.6).
 
 >>> import numpy as np
 >>> P = np.array([[1.0, 0.0], [0.0, 1.0]])

@@ -1,7 +1,7 @@
 """Information surplus of a hidden state about the K-token future, exact on FinStoch.
 
 Source: Zhang, arXiv 2507.19247, §4.1 (Eqs. 4.1–4.2 of v1 and of the August 2025 revision);
-PAPER.md §2.1 and §5 rows 10/10b. Contexts x carry a law µ; the data K-step kernel P^(K)(x, ·)
+Contexts x carry a law µ; the data K-step kernel P^(K)(x, ·)
 is a state on V^K; an encoder E (a function or kernel from contexts to m hidden states) gives the
 joint state p(h, w_1..w_K) = Σ_x µ(x) E(x, h) P^(K)(x, w_1..w_K). Then
 

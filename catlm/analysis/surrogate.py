@@ -2,7 +2,7 @@
 
 Source: the v5 abstract of Zhang, arXiv 2507.19247 states the result for "a calibrated quadratic
 upper-bound surrogate" after whitening; the paper's formulas are not available, so everything here
-is catlm's own operationalization (PAPER.md §3.10, items 1–5 of the [OPS] formalization).
+is catlm's own operationalization ([OPS]: marked so wherever it appears).
 For a linear-softmax head with output features U (V, d) and bias b, A(z) = log Σ_w e^{z_w} obeys
 
     A(U h + b) ≤ A(U h₀ + b) + ⟨Uᵀ p_{h₀}, h − h₀⟩ + (β/2) ‖h − h₀‖²

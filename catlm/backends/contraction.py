@@ -25,7 +25,6 @@ are cached per contraction, and numpy (``catlm.backends.finstoch``) and torch
 from __future__ import annotations
 
 import string
-import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from math import prod

@@ -5,14 +5,14 @@ with the kernel's domain and codomain types, whose finite objects name their ele
 still a numpy array wherever numpy looks: ``np.asarray`` gives the tensor itself, ufuncs and
 operators act on it (``k.sum(axis=-1)``, ``k == 0``, ``k[0, 1]``), and any other attribute is the
 tensor's. A notebook shows it as a table (``_repr_html_``), one row per domain element and one
-column per codomain element; ``text`` is the same table for a terminal (``catlm eval``).
+column per codomain element; ``print(k)`` and ``k.text()`` give the same table as text (``catlm eval``).
 
 >>> from fractions import Fraction
 >>> import numpy as np
 >>> from catlm.core.types import Finite, Ty
 >>> coin = Ty(Finite("Coin", ("heads", "tails")))
 >>> k = LabelledKernel(np.array([Fraction(1, 3), Fraction(2, 3)], dtype=object), Ty(), coin, "flip")
->>> print(k.text())
+>>> print(k)
 flip : I -> Coin
    heads  tails
 I    1/3    2/3
@@ -70,6 +70,9 @@ class LabelledKernel(NDArrayOperatorsMixin):
 
     def __repr__(self) -> str:
         return f"LabelledKernel({self.title}, {self.array!r})"
+
+    def __str__(self) -> str:  # what print() shows: the kernel as a mathematician writes it, a table
+        return self.text()
 
     # --- names -------------------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from catlm.backends.torch_generators import Constant, Function, GeneratorSource,
 from catlm.backends.torch_values import (agree, align, contract, event_ndim, left_broadcast, ravel,
                                          unravel)
 from catlm.core.check import TypedDiagram
-from catlm.core.diagram import Box
+from catlm.core.diagram import Box, Kind
 from catlm.core.types import Finite, Ob, Seq, Ty
 from catlm.errors import BackendError, BudgetError, format_bytes
 from catlm.models.heads import DEFAULT_CHUNK
@@ -217,7 +217,7 @@ class DiagramModule(nn.Module):
         return tuple(known[c] for c in self.outputs)
 
     def _draw(self, call: Call, ins: list, batch: tuple, generator) -> list[torch.Tensor]:
-        if call.node.kind == "deterministic":
+        if call.node.kind is Kind.DETERMINISTIC:
             return self._run(call, ins, batch)
         logp = self._log_probs(call, ins, batch)
         flat = torch.multinomial(logp.exp().reshape(-1, logp.shape[-1]), 1, generator=generator)
@@ -252,7 +252,7 @@ class DiagramModule(nn.Module):
             latent.update(call.outs)
             return not any(observed)
         ins = [known[c] for c in call.ins]
-        if call.node.kind == "deterministic":
+        if call.node.kind is Kind.DETERMINISTIC:
             for c, v in zip(call.outs, self._run(call, ins, batch)):
                 if c in known:
                     terms.append(agree(known[c], v, self.obs[c], self._dtype()))
@@ -298,7 +298,7 @@ class DiagramModule(nn.Module):
     def _factor(self, call: Call, known: dict, batch: tuple) -> list:
         if all(c in known for c in call.ins):
             ins = [known[c] for c in call.ins]
-            if call.node.kind == "deterministic":
+            if call.node.kind is Kind.DETERMINISTIC:
                 known.update(zip(call.outs, self._run(call, ins, batch)))
                 return []
             if call.node.cod is None:
@@ -412,6 +412,6 @@ def _language_model(diagram: TypedDiagram, calls, inputs, outputs) -> LanguageMo
     links = [inputs] + [c.outs for c in calls]
     if not calls or any(len(c.ins) != 1 or c.ins != prev for c, prev in zip(calls, links)):
         return None
-    if calls[-1].outs != outputs or calls[-1].node.kind != "stochastic" or calls[-1].node.dom is not None:
+    if calls[-1].outs != outputs or calls[-1].node.kind is not Kind.STOCHASTIC or calls[-1].node.dom is not None:
         return None
     return LanguageModel(calls[-1].node.name, cod[0].size)

@@ -13,7 +13,7 @@ finite kernel becomes a learnable ``catlm.models.table.Table`` whose logits are 
 >>> A = Ty(Finite.range("A", 2))
 >>> module, node = generator(Box("f", A, A), GeneratorSource.of({"f": np.eye(2)[::-1]}), {})
 >>> node.kind, module.probs().tolist()
-('stochastic', [[0.0, 1.0], [1.0, 0.0]])
+(<Kind.STOCHASTIC: 'stochastic'>, [[0.0, 1.0], [1.0, 0.0]])
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ from torch import nn
 
 from catlm.backends.params import Source, box_tensor
 from catlm.backends.symbolic import FLOAT
-from catlm.core.diagram import Box, Implementation, Literal
+from catlm.core.diagram import Box, Implementation, Kind, Literal
 from catlm.errors import BackendError
 from catlm.models import registry
 from catlm.models.table import Table
@@ -76,7 +76,7 @@ class Node:
     """
 
     name: str
-    kind: str                                  # "deterministic" or "stochastic"
+    kind: Kind
     dom: tuple[int, ...] | None
     cod: tuple[int, ...] | None
     keywords: frozenset[str] = frozenset()     # which of KEYWORDS the module's forward takes
@@ -111,7 +111,7 @@ def _node(box: Box, kind: str, module: nn.Module) -> Node:
 def _implementation(box: Box, source: GeneratorSource, modules: dict) -> tuple[nn.Module, str]:
     body: Implementation = box.body
     kind = registry.kind(body.name)
-    if box.deterministic and kind == "stochastic":
+    if box.deterministic and kind is Kind.STOCHASTIC:
         raise BackendError(f"kernel '{box.name}' is declared deterministic but {body.name}(...) is a "
                            "stochastic implementation", box.span,
                            hint="drop `deterministic` or choose a deterministic implementation")
@@ -132,8 +132,8 @@ def _parameter(box: Box, source: GeneratorSource, modules: dict) -> tuple[nn.Mod
         return _finite(box, box_tensor(box, source.entries), constant=False)
     rows, cols = prod(box.dom.shape), prod(box.cod.shape)
     if box.deterministic:
-        return Function(torch.randint(cols, (rows,)), cols), "deterministic"
-    return Table(rows, cols), "stochastic"
+        return Function(torch.randint(cols, (rows,)), cols), Kind.DETERMINISTIC
+    return Table(rows, cols), Kind.STOCHASTIC
 
 
 BUILDERS = {Implementation: _implementation, Literal: _literal, type(None): _parameter}
@@ -143,13 +143,13 @@ def _finite(box: Box, tensor: np.ndarray, constant: bool) -> tuple[nn.Module, st
     """A verified FinStoch tensor as a module: a function table, a constant, or a table's logits."""
     m = np.asarray(tensor, dtype=np.float64).reshape(prod(box.dom.shape), prod(box.cod.shape))
     if box.deterministic:
-        return Function(torch.as_tensor(m.argmax(axis=1)), m.shape[1]), "deterministic"
+        return Function(torch.as_tensor(m.argmax(axis=1)), m.shape[1]), Kind.DETERMINISTIC
     if constant:
-        return Constant(torch.as_tensor(m)), "stochastic"
+        return Constant(torch.as_tensor(m)), Kind.STOCHASTIC
     table = Table(*m.shape)
     with np.errstate(divide="ignore"):
         table.logits = nn.Parameter(torch.as_tensor(np.log(m)))  # zeros stay zero: logit -inf
-    return table, "stochastic"
+    return table, Kind.STOCHASTIC
 
 
 def _require_finite_box(box: Box) -> None:

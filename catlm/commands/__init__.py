@@ -67,5 +67,5 @@ def add_parameter_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", metavar="P.npz", help="entries of the parameter kernels, by name")
     parser.add_argument("--subs", nargs="*", default=[], metavar="p=1/3", help="values of declared params")
     parser.add_argument("--seed", type=int, default=0, help="seed for parameter kernels not in --params")
-    parser.add_argument("--budget", type=int, default=2 ** 31, metavar="BYTES", help="memory budget")
+    parser.add_argument("--budget", type=positive, default=2 ** 31, metavar="BYTES", help="memory budget")
     parser.add_argument("--json", action="store_true", help="print JSON")

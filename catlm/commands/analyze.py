@@ -5,7 +5,7 @@ Rényi-2, χ²; mean over the uniform input law and sup), the mutual information
 state ``I -> X @ Y``, and for every kernel ``X -> X`` read as a first-order source (µ its
 stationary law) the information surplus by K and the spectrum of M_K. On a checkpoint with
 ``--corpus``: the estimators of ``catlm.analysis.estimators`` on the held-out split against the
-order-r n-gram teacher of that split. Sources: PAPER.md §5; Zhang, arXiv 2507.19247.
+order-r n-gram teacher of that split. Source: Zhang, arXiv 2507.19247, §4–§7.
 """
 from __future__ import annotations
 
@@ -55,24 +55,32 @@ def run(args: argparse.Namespace) -> int:
 
 # --- a spec, exactly ------------------------------------------------------------------------------
 
-def compile_finite(args, spec) -> tuple[dict, dict]:
-    """(name -> (rows (|dom|, |cod|), kernel), name -> why skipped) for the spec's kernels."""
+def compile_finite(args, spec) -> tuple[dict, dict, list]:
+    """(name -> (rows (|dom|, |cod|), kernel), name -> why skipped, names whose parameter entries
+    were drawn at random from ``--seed`` because neither --params nor a literal gave them)."""
     from catlm.backends.functor import compile
     from catlm.backends.params import load_npz, parse_subs
     from catlm.errors import BackendError
     params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs)
-    done, skipped = {}, {}
+    done, skipped, drawn = {}, {}, []
     for name, kernel in spec.kernels.items():
         if not (kernel.dom.is_finite and kernel.cod.is_finite):
             skipped[name] = f"{kernel.dom} -> {kernel.cod} is not finite (a torch kernel)"
             continue
         try:
-            array = compile(kernel, params=params, seed=args.seed, subs=subs)
+            array = compile(kernel, params=params, subs=subs)
         except BackendError as err:
-            skipped[name] = err.message
-            continue
+            if "has no entries" not in err.message:
+                skipped[name] = err.message
+                continue
+            try:   # a parameter kernel without entries: drawn at random, and the report says so
+                array = compile(kernel, params=params, seed=args.seed, subs=subs)
+                drawn.append(name)
+            except BackendError as again:
+                skipped[name] = again.message
+                continue
         done[name] = (array.reshape(math.prod(kernel.dom.shape), -1), kernel)
-    return done, skipped
+    return done, skipped, drawn
 
 
 def entropy_rows(compiled: dict) -> list[tuple]:
@@ -110,13 +118,15 @@ def spec_report(args, out: Path):
     from catlm.analysis import report as rp
     from catlm.elaborate import load
     spec = load(args.target)
-    compiled, skipped = compile_finite(args, spec)
+    compiled, skipped, drawn = compile_finite(args, spec)
     entropies, mis, sources = entropy_rows(compiled), mutual_information_rows(compiled), source_rows(compiled)
     header = ("kernel", "type", *(f"{d}{'-2' if a else ''} {r}" for d, a in ENTROPIES for r in ("mean", "sup")))
-    tables = [rp.Table("Categorical entropy H_D(k) (nats; mean over the uniform input law, and sup)",
+    tables = [rp.Table("Categorical entropy H_D(k) (KL and Rényi-2 in nats; TV and χ² are unitless; "
+                       "mean over the uniform input law, and sup)",
                        header, tuple(entropies))]
     if mis:
-        tables.append(rp.Table("Categorical mutual information of joint states (X ; rest)",
+        tables.append(rp.Table("Categorical mutual information of joint states (X ; rest); I_KL in nats, "
+                               "I_TV and I_chi2 unitless",
                                ("kernel", "codomain", "I_KL", "I_TV", "I_chi2"), tuple(mis)))
     figures = [rp.bar_plot(out, "entropy.png", {r[0]: r[2] for r in entropies}, title="H̄_KL(k), uniform inputs",
                            ylabel="nats", caption="Mean KL categorical entropy (= Shannon) of each kernel")] \
@@ -125,10 +135,12 @@ def spec_report(args, out: Path):
         tables.append(_surplus_table(name, source))
         figures += _source_figures(out, name, source)
     summary = (f"Spec `{args.target}`: {len(compiled)} finite kernels analysed exactly (numpy).",
+               *(f"- `{n}`: its parameter entries were DRAWN AT RANDOM (seed {args.seed}); pass "
+                 "--params P.npz for your own values" for n in drawn),
                *(f"- `{n}` skipped: {why}" for n, why in skipped.items()),
                "", "The pullback metric g*, its spectrum and principal angles need a linear-softmax "
                "head on real hidden states: run `catlm analyze CHECKPOINT --corpus ...`.")
-    data = {"target": str(args.target), "skipped": skipped,
+    data = {"target": str(args.target), "skipped": skipped, "drawn_at_random": drawn, "seed": args.seed,
             "entropy": [dict(zip(header, row)) for row in entropies],
             "mutual_information": [dict(zip(("kernel", "codomain", "kl", "tv", "chi2"), r)) for r in mis],
             "sources": {n: _source_json(s) for n, s in sources.items()}}
@@ -173,7 +185,7 @@ def checkpoint_report(args, out: Path):
     from catlm.data.ngram import NgramSource
     progress = Progress(9)
     model, tokenizer, state = progress("loading the checkpoint", lambda: est.load_model(args.target))
-    fresh = est.untrained_model(state, model, seed=args.seed)   # same architecture, not trained
+    fresh = est.untrained_model(args.target, state, model, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000
     val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
     teacher = progress(f"order-{args.order} teacher of {len(val)} held-out tokens",

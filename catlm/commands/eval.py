@@ -18,9 +18,10 @@ from catlm.commands import add_parameter_options
 
 HELP = "evaluate a kernel of a .cat file as an exact or float stochastic tensor"
 
-# peak bytes per entry of printing: json.dumps(array.tolist()) of a float array measures ~73
-# (a Python float, its list slot and its ~20 characters of text); text tables are no larger
-OUTPUT_BYTES_PER_ENTRY = 96
+# peak bytes per entry of printing, measured with tracemalloc on json.dumps of the nested lists:
+# ~73 for floats (a Python float, its list slot, ~20 characters), ~103 for Fractions (their text
+# as an object array first); exact allows for longer sympy text. Text tables are no larger.
+OUTPUT_BYTES_PER_ENTRY = {False: 96, True: 160}  # keyed by --exact
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise SpecError(f"{args.file} has no kernel '{args.kernel}'",
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
-    check_output(kernel, args.budget)
+    check_output(kernel, args.budget, OUTPUT_BYTES_PER_ENTRY[args.exact])
     subs = parse_subs(args.subs)
     symbolic = args.exact and not set(spec.params) <= set(subs)
     labelled = compile(kernel, backend="sympy" if symbolic else "numpy", exact=args.exact, subs=subs,
@@ -51,13 +52,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_output(kernel, budget: int) -> None:
+def check_output(kernel, budget: int, per_entry: int) -> None:
     """Refuse, before computing anything, an output whose printing would exceed ``budget``."""
     from catlm.errors import BudgetError, format_bytes
     if not (kernel.dom.is_finite and kernel.cod.is_finite):
         return  # the backend refuses it with its own message
     entries = prod(kernel.dom.shape + kernel.cod.shape)
-    need = entries * OUTPUT_BYTES_PER_ENTRY
+    need = entries * per_entry
     if need > budget:
         raise BudgetError(f"printing `{kernel.name}` : {kernel.dom} -> {kernel.cod} ({entries:,} "
                           f"entries) would need about {format_bytes(need)}, over the budget of "

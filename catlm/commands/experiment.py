@@ -17,11 +17,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help=f"one of: {', '.join(sorted(EXPERIMENTS))}")
     parser.add_argument("--quick", action="store_true", help="a small run of a few seconds")
     parser.add_argument("--synthetic", action="store_true", help="synthetic sources only (no corpus)")
-    parser.add_argument("--corpus", default="shakespeare",
-                        help='a UTF-8 text file, or "shakespeare" (default: %(default)s)')
-    parser.add_argument("--out", default="reports/experiments",
-                        help="the report goes to OUT/NAME (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw (default: %(default)s)")
+    parser.add_argument("--corpus", default="shakespeare", help='a UTF-8 text file, or "shakespeare"')
+    parser.add_argument("--out", default="reports/experiments", help="the report goes to OUT/NAME")
+    parser.add_argument("--seed", type=int, default=0, help="seed of every random draw")
     parser.add_argument("--json", action="store_true", help="print report.json instead of its path")
 
 

@@ -42,31 +42,10 @@ def table(results) -> str:
     """One row per result, then ``N decided: a hold, b fail as stated, c not as stated``."""
     width = max((len(r.name) for r in results), default=4)
     kinds = max((len(r.kind) for r in results), default=4)
-    lines = [f"{r.name:<{width}}  {r.kind:<{kinds}}  {verdict(r)}" + (f"  {r.detail}" if r.detail else "")
+    lines = [f"{r.name:<{width}}  {r.kind:<{kinds}}  {r.verdict}" + (f"  {r.detail}" if r.detail else "")
              for r in results]
     held = sum(r.ok and r.holds for r in results)
     stated = sum(r.ok and not r.holds for r in results)
     wrong = sum(not r.ok for r in results)
     return "\n".join(lines + [f"{len(results)} decided: {held} hold, {stated} fail as stated, "
                               f"{wrong} not as stated"])
-
-
-# what a verdict says, by (holds, scope); the detail names the counter-model or the instance
-OUTCOME = {
-    (True, "proved"): "proved",
-    (True, "all parameter values"): "holds for all parameter values",
-    (True, "this instance"): "holds on this instance",
-    (False, "proved"): "fails",
-    (False, "all parameter values"): "fails exactly",
-    (False, "counter-model"): "fails in a counter-model",
-    (False, "this instance"): "fails on this instance",
-}
-
-
-def verdict(r) -> str:
-    """The outcome with its scope, marked when it is not as stated: ``proved``, ``fails as
-    stated: fails in a counter-model``, ``FAILS: fails on this instance`` ..."""
-    outcome = OUTCOME[(r.holds, r.scope.value)]
-    if r.ok:
-        return outcome if r.holds else f"fails as stated ({outcome})"
-    return f"HOLDS, STATED TO FAIL ({outcome})" if r.holds else f"FAILS ({outcome})"

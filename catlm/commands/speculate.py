@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
     from catlm.decoding.drafters import Sampling
     from catlm.decoding.runtime import pit_test, plain_generate, speculative_generate
     from catlm.models.distributed import resolve_device
-    from catlm.runs.loading import load_run as load_model
+    from catlm.runs import load_run
 
-    loaded = load_model(args.checkpoint)
+    loaded = load_run(args.checkpoint)
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="train with a tokenizer so that prompts can be encoded")
@@ -128,8 +128,11 @@ def _saved_or_trained_head(loaded, args):
         except BackendError as err:
             print(f"note: {err.message}; training the head again", file=sys.stderr)
     head = _train_head(loaded, args)
-    save_head(head, folder, trained_for=wanted)
-    print(f"saved the drafter head in {folder}", file=sys.stderr)
+    try:
+        save_head(head, folder, trained_for=wanted)
+        print(f"saved the drafter head in {folder}", file=sys.stderr)
+    except OSError as err:  # a read-only run folder: decode anyway, say the head is not kept
+        print(f"note: the drafter head is not kept ({err}); it will be trained again", file=sys.stderr)
     return head
 
 
@@ -143,10 +146,10 @@ def _train_head(loaded, args):
 
 def _lm(path: str, loaded, args):
     from catlm.decoding.drafters import LMDrafter
-    from catlm.runs.loading import load_run as load_model
+    from catlm.runs import load_run
     if not path:
         raise UsageError("the lm drafter needs a checkpoint", hint="write --drafter lm:PATH")
-    small = load_model(path)
+    small = load_run(path)
     if small.model.head.vocab != loaded.model.head.vocab or \
             (small.tokenizer is not None and small.tokenizer != loaded.tokenizer):
         raise BackendError(f"the drafter {path} and the target do not share a vocabulary",
@@ -165,7 +168,8 @@ def summary(args, spec, plain, chi) -> dict:
             "plain": plain.stats.as_dict(),
             "speedup": spec.stats.tokens_per_s / plain.stats.tokens_per_s,
             "chi_square": None if chi is None else {"statistic": chi.statistic, "dof": chi.dof,
-                                                    "pvalue": chi.pvalue, "n": chi.n}}
+                                                    "pvalue": chi.pvalue, "n": chi.n,
+                                                    "note": chi.note}}
 
 
 def render(report: dict) -> str:
@@ -180,7 +184,9 @@ def render(report: dict) -> str:
              f"per-position acceptance            {rates}",
              f"tokens/s                           {s['tokens_per_s']:.1f} (plain {p['tokens_per_s']:.1f})",
              f"speedup over plain KV-cached sampling {report['speedup']:.2f}x"]
-    if chi is not None:
+    if chi is not None and chi["pvalue"] is None:
+        lines.append(f"χ² of PIT values (target law)      not tested: {chi['note']}")
+    elif chi is not None:
         lines.append(f"χ² of PIT values (target law)      stat {chi['statistic']:.2f}, dof {chi['dof']}, "
                      f"p = {chi['pvalue']:.3g}")
     return "\n".join(lines + ["", report["text"]])

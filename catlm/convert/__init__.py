@@ -13,7 +13,7 @@ from pathlib import Path
 
 from catlm.errors import SpecError
 
-__all__ = ["convert", "read_source", "packaged", "PACKAGED"]
+__all__ = ["PACKAGED", "convert", "packaged", "read_source"]
 
 # a word -> (the PyPI package shipping a GGUF file, the file, how to install it); the package is
 # found, never imported
@@ -27,7 +27,7 @@ def packaged(name: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise SpecError(f"the {name} model is not installed", hint=install)
-    path = Path(list(spec.submodule_search_locations)[0]) / file
+    path = Path(next(iter(spec.submodule_search_locations))) / file
     if not path.is_file():
         raise SpecError(f"package {package} has no {file}", hint=install)
     return path

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
 
 KERNEL = "lm"  # the language model's kernel in every converted spec
 
@@ -51,7 +50,7 @@ class LlamaConfig:
 
     def spec(self) -> str:
         head = "linear_softmax(tie=emb)" if self.tied else "linear_softmax()"
-        return (f"# a llama-family language model: k_gen = emb >> bb >> head\n"
+        return ("# a llama-family language model: k_gen = emb >> bb >> head\n"
                 + OBJECTS.format(vocab=self.vocab, dim=self.dim) + "\n"
                 f"kernel emb  : Tok* -> E* = embedding(dim={self.dim}, positions=none)\n"
                 f"kernel bb   : E* -> H    = llama(layers={self.layers}, heads={self.heads}, "
@@ -75,7 +74,7 @@ class GPT2Config:
         return True
 
     def spec(self) -> str:
-        return (f"# a GPT-2 language model: k_gen = emb >> bb >> head\n"
+        return ("# a GPT-2 language model: k_gen = emb >> bb >> head\n"
                 + OBJECTS.format(vocab=self.vocab, dim=self.dim) + "\n"
                 f"kernel emb  : Tok* -> E* = embedding(dim={self.dim}, positions=learned, "
                 f"context={self.context})\n"
@@ -126,4 +125,3 @@ GPT2 = Family("gpt2", (
 FAMILIES: dict[str, Family] = {f.name: f for f in (LLAMA, GPT2)}
 
 Config = LlamaConfig | GPT2Config
-ConfigReader = Callable[[dict], Config]

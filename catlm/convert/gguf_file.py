@@ -96,9 +96,15 @@ def _llama_config(fields: dict, tensors: set[str], path) -> LlamaConfig:
     return LlamaConfig(vocab=int(get("vocab_size", vocab)), dim=dim, layers=int(get("block_count")),
                        heads=heads, kv_heads=int(get("attention.head_count_kv", heads)),
                        ffn=int(get("feed_forward_length")), context=int(get("context_length")),
-                       rope_base=float(get("rope.freq_base", 10000.0)),
-                       eps=float(get("attention.layer_norm_rms_epsilon")),
+                       rope_base=_float32(get("rope.freq_base", 10000.0)),
+                       eps=_float32(get("attention.layer_norm_rms_epsilon")),
                        tied="output.weight" not in tensors)
+
+
+def _float32(x: float) -> float:
+    """The decimal the file's float32 was written from: its shortest float32 repr (1e-05, not
+    9.999999747378752e-06), so the spec reads as the model's config."""
+    return float(str(np.float32(x)))
 
 
 def _hf_name(name: str, path) -> str:

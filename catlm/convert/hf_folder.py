@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from catlm.convert.families import GPT2, GPT2Config, LLAMA, LlamaConfig
+from catlm.convert.families import GPT2, LLAMA, GPT2Config, LlamaConfig
 from catlm.convert.pretrained import Pretrained, rename_all
 from catlm.errors import SpecError
 

@@ -14,7 +14,7 @@ the merges are applied by ``tokenizers.models.BPE``.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from catlm.errors import SpecError
 

@@ -376,7 +376,7 @@ class Diagram(Drawable):
         if (self.dom, self.cod) != (other.dom, other.cod) or len(self.graph) != len(other.graph) \
                 or self.graph.number_of_edges() != other.graph.number_of_edges():
             return False
-        return nx.is_isomorphic(self.graph, other.graph, node_match=_same_node, edge_match=_same_edges)
+        return _isomorphic(self.graph, other.graph)
 
     def __hash__(self) -> int:
         return hash((self.dom, self.cod, tuple(sorted(map(repr, self.generators)))))
@@ -540,8 +540,42 @@ def _edge_order(edge) -> tuple:
     return (rank.get(u, u), d["src"], rank.get(v, v), d["tgt"])
 
 
+def _refined(g: nx.MultiDiGraph) -> dict:
+    """A label per node that every isomorphism fixing the boundaries preserves: its generator with
+    what feeds it (port by port, from the inputs on) and what it feeds (from the outputs back)."""
+    order = list(nx.topological_sort(g))
+    ins = lambda n: sorted(g.in_edges(n, data=True), key=lambda e: e[2]["tgt"])  # noqa: E731
+    outs = lambda n: sorted(g.out_edges(n, data=True), key=lambda e: e[2]["src"])  # noqa: E731
+    forward: dict = {}
+    for n in order:
+        forward[n] = hash((g.nodes[n]["gen"], tuple((forward[u], d["src"], d["ob"]) for u, _, d in ins(n))))
+    backward: dict = {}
+    for n in reversed(order):
+        backward[n] = hash((g.nodes[n]["gen"], tuple((backward[v], d["tgt"]) for _, v, d in outs(n))))
+    return {n: (forward[n], backward[n]) for n in g}
+
+
+def _isomorphic(a: nx.MultiDiGraph, b: nx.MultiDiGraph) -> bool:
+    """Isomorphism of port graphs fixing the boundaries. Nodes are told apart by ``_refined``
+    labels; when every label is unique (chains, most diagrams) the only candidate map is checked
+    edge by edge in linear time, else networkx searches among the maps that keep the labels."""
+    la, lb = _refined(a), _refined(b)
+    if sorted(la.values()) != sorted(lb.values()):
+        return False
+    if len(set(la.values())) == len(la):
+        at = {label: n for n, label in lb.items()}
+        image = {n: at[label] for n, label in la.items()}
+        wires = lambda g, m: sorted((repr(m(u)), repr(m(v)), d["src"], d["tgt"], repr(d["ob"]))  # noqa: E731
+                                    for u, v, d in g.edges(data=True))
+        return wires(a, image.__getitem__) == wires(b, lambda n: n)
+    ga, gb = nx.MultiDiGraph(a), nx.MultiDiGraph(b)
+    nx.set_node_attributes(ga, la, "label")
+    nx.set_node_attributes(gb, lb, "label")
+    return nx.is_isomorphic(ga, gb, node_match=_same_node, edge_match=_same_edges)
+
+
 def _same_node(a: dict, b: dict) -> bool:
-    return a["gen"] == b["gen"]
+    return a["gen"] == b["gen"] and a.get("label") == b.get("label")
 
 
 def _same_edges(a: dict, b: dict) -> bool:

@@ -25,6 +25,7 @@ from catlm.analysis.surplus import Surplus, information_surplus
 from catlm.errors import KernelError, SpecError
 
 MAX_CODE = 2 ** 62  # contexts are stored as base-V integers
+DENSE_GRAMS = 2 ** 22  # up to this many possible (r + 1)-grams, count them in a dense table
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,9 +55,11 @@ class NgramSource:
     @classmethod
     def from_text(cls, text: str, order: int, *, cyclic: bool = False) -> NgramSource:
         """The character-level source of ``text``; the alphabet is its sorted set of characters."""
-        alphabet = tuple(sorted(set(text)))
-        index = {char: i for i, char in enumerate(alphabet)}
-        tokens = np.fromiter((index[c] for c in text), dtype=np.int64, count=len(text))
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        present = np.zeros(0x110000, dtype=bool)   # one flag per Unicode code point: no sort
+        present[points] = True
+        alphabet = tuple(map(chr, np.flatnonzero(present).tolist()))   # sorted characters
+        tokens = (np.cumsum(present, dtype=np.int64) - 1)[points]
         return cls.from_sequence(tokens, order, len(alphabet), cyclic=cyclic, alphabet=alphabet)
 
     @property
@@ -150,8 +153,13 @@ def count_ngrams(tokens: np.ndarray, order: int, vocab_size: int,
                         hint="lower the order")
     n_transitions = len(tokens) - order if transitions is None else transitions
     window = _window_codes(tokens, order, vocab_size)[:n_transitions]
-    codes, rows = np.unique(window, return_inverse=True)
     columns = tokens[order:order + n_transitions]
+    if vocab_size ** (order + 1) <= DENSE_GRAMS:  # a bin for every (r + 1)-gram: one linear pass
+        dense = np.bincount(window * vocab_size + columns, minlength=vocab_size ** (order + 1))
+        dense = dense.reshape(-1, vocab_size)
+        codes = np.flatnonzero(dense.any(axis=1))
+        return codes, sp.csr_matrix(dense[codes].astype(np.float64))
+    codes, rows = np.unique(window, return_inverse=True)
     counts = sp.csr_matrix((np.ones(n_transitions), (rows.ravel(), columns)),
                            shape=(len(codes), vocab_size))
     counts.sum_duplicates()

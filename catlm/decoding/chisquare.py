@@ -4,7 +4,10 @@ The exact decoders are checked by enumeration; a *sampling* implementation (``re
 the torch runtime) is checked by drawing from it and testing the counts against the law it must
 follow. Categories with expected count below ``min_expected`` are pooled into one bin (merged
 with the next-smallest bin if still too small), the usual validity condition of the χ²
-approximation. A sample that has probability 0 under the law gives ``pvalue = 0``.
+approximation. A sample that has probability 0 under the law gives ``pvalue = 0``. When so few
+samples are drawn that pooling leaves fewer than two bins, there is nothing to test: ``pvalue``
+is None and ``note`` says so (never a vacuous p = 1). ``uniformity_test`` tests values on [0, 1)
+(PITs) with as many equal bins as the sample supports, at most ``bins``.
 
 >>> rng = np.random.default_rng(0)
 >>> result = chi_square_test(rng.choice(3, size=2000, p=[0.2, 0.3, 0.5]), [0.2, 0.3, 0.5])
@@ -12,6 +15,10 @@ approximation. A sample that has probability 0 under the law gives ``pvalue = 0`
 (2, True)
 >>> chi_square_test([0, 0, 1], [1.0, 0.0]).pvalue
 0.0
+>>> uniformity_test(np.full(40, 0.05)).dof, uniformity_test(np.full(40, 0.05)).pvalue < 1e-6
+(7, True)
+>>> uniformity_test([0.5] * 9).note
+'not enough samples: 9 < 10 (two bins of 5 expected)'
 """
 from __future__ import annotations
 
@@ -24,17 +31,23 @@ from scipy import stats
 
 from catlm.errors import KernelError
 
-__all__ = ["ChiSquare", "chi_square_test"]
+__all__ = ["ChiSquare", "chi_square_test", "uniformity_test"]
 
 
 @dataclass(frozen=True, slots=True)
 class ChiSquare:
-    """The statistic, its degrees of freedom (bins - 1), the p-value and the sample count."""
+    """The statistic, its degrees of freedom (bins - 1), the p-value and the sample count; with
+    too few samples for two bins, ``pvalue`` is None and ``note`` says why."""
 
     statistic: float
     dof: int
-    pvalue: float
+    pvalue: float | None
     n: int
+    note: str = ""
+
+    @property
+    def tested(self) -> bool:
+        return self.pvalue is not None
 
 
 def chi_square_test(samples, probs, min_expected: float = 5.0) -> ChiSquare:
@@ -49,9 +62,26 @@ def chi_square_test(samples, probs, min_expected: float = 5.0) -> ChiSquare:
         return ChiSquare(float("inf"), len(law) - 1, 0.0, n)
     observed, expected = _pooled(law, counts, n, min_expected)
     if len(observed) < 2:
-        return ChiSquare(0.0, 0, 1.0, n)
+        return ChiSquare(float("nan"), 0, None, n, _too_few(n, min_expected))
     statistic, pvalue = stats.chisquare(observed, expected)
     return ChiSquare(float(statistic), len(observed) - 1, float(pvalue), n)
+
+
+def uniformity_test(values, bins: int = 10, min_expected: float = 5.0) -> ChiSquare:
+    """χ² test that ``values`` (e.g. randomised PITs) are uniform on [0, 1): equal cells, as many as
+    keep ``min_expected`` samples expected in each, at most ``bins`` (so 40 values get 8 cells)."""
+    values = np.asarray(values, dtype=float).ravel()
+    if ((values < 0) | (values > 1)).any() or np.isnan(values).any():
+        raise KernelError("uniformity_test needs values in [0, 1]")
+    cells = min(bins, int(len(values) // min_expected))
+    if cells < 2:
+        return ChiSquare(float("nan"), 0, None, len(values), _too_few(len(values), min_expected))
+    binned = np.minimum((values * cells).astype(int), cells - 1)
+    return chi_square_test(binned, np.full(cells, 1.0 / cells), min_expected)
+
+
+def _too_few(n: int, min_expected: float) -> str:
+    return f"not enough samples: {n} < {2 * min_expected:g} (two bins of {min_expected:g} expected)"
 
 
 def _law(probs) -> dict[Hashable, float]:

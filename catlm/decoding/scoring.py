@@ -76,9 +76,9 @@ def score(model, tokens: list[int], window: int | None = None, stride: int | Non
     with torch.inference_mode():
         for start, first, stop in _windows(len(tokens), window, stride):
             idx = torch.tensor([tokens[start:stop]], device=device)
-            logp = torch.log_softmax(model(idx)[0].double(), dim=-1)  # (T, V)
-            picked = logp[:-1].gather(-1, idx[0, 1:, None])[:, 0]       # log p(x_{t+1} | x_<=t)
-            out += picked[first - start - 1:].tolist()
+            logits = model(idx)[0, :-1].float()  # (T-1, V): one more (T, V) copy would double the memory
+            picked = logits.gather(-1, idx[0, 1:, None])[:, 0] - torch.logsumexp(logits, dim=-1)
+            out += picked.double()[first - start - 1:].tolist()  # log p(x_{t+1} | x_<=t)
     return Scores(tokens, out, text_bytes)
 
 

@@ -5,7 +5,7 @@ computes its numbers in this run and draws its figures. In order: the bundled ``
 checked, drawn and their laws decided exactly; the exact order-r source of the corpus; a character
 LM compiled from ``examples/char.cat`` and trained; its NLL against the data's entropy (Thm 5.1);
 the information surplus by K; the g* spectrum of its head; spectral alignment against baselines;
-speculative decoding (Zhang, arXiv 2507.19247; PAPER.md). A section whose component is not
+speculative decoding (Zhang, arXiv 2507.19247, §4–§7). A section whose component is not
 installed says so in the report instead of showing numbers.
 
 >>> list(SECTIONS)
@@ -36,7 +36,7 @@ TITLES = {"language": "The language: bundled specs checked, drawn, laws decided"
           "training": "A character LM compiled from .cat and trained",
           "nll": "NLL vs the data's entropy (Thm 5.1)", "surplus": "Information surplus by K",
           "metric": "The g* spectrum of the trained head",
-          "alignment": "Spectral alignment against a random baseline",
+          "alignment": "Spectral alignment against untrained and random baselines",
           "speculative": "Speculative decoding"}
 
 

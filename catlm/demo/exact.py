@@ -2,9 +2,9 @@
 
 Everything here is exact FinStoch arithmetic or counting (no torch): the laws of the bundled
 ``.cat`` specs are decided with Fractions (``catlm.laws.decide``); the corpus's order-r source
-(``catlm.data.ngram``) gives H(X_r | X_<r) from its counts (PAPER.md §2.3); the information
+(``catlm.data.ngram``) gives H(X_r | X_<r) from its counts (Eq. 5.2 of the paper); the information
 surplus I(H; W_{2:K} | W_1) of encoders that keep the last j characters is computed from the
-source's K-step kernel (PAPER.md §2.1, [A18] Eq. 4.2; Zhang, arXiv 2507.19247 §4.1).
+source's K-step kernel ([A18] Eq. 4.2; Zhang, arXiv 2507.19247 §4.1).
 
 >>> LANGUAGE_SPECS
 ('coin.cat', 'bigram.cat', 'lm.cat', 'char.cat')

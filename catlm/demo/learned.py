@@ -3,7 +3,7 @@
 The model is the bundled character LM (``examples/char.cat``) compiled by the torch backend and
 trained by NLL (``Workspace.trained``). Its quantities are estimated on the held-out text by
 ``catlm.analysis.estimators`` against the order-r teacher of that text: the Thm 5.1 identity
-L_CE = L_KL + H(W | C) (PAPER.md §2.3), the pullback Fisher–Rao metric g*(h) = Wᵀ(diag p − ppᵀ)W
+L_CE = L_KL + H(W | C) (Thm 5.1), the pullback Fisher–Rao metric g*(h) = Wᵀ(diag p − ppᵀ)W
 and its [OPS] anisotropy summaries (§2.4–2.5), and the principal angles between the whitened
 hidden states and the top eigenfunctions of the teacher's M_K against random and permuted
 baselines (§6 claim 14). Source: Zhang, arXiv 2507.19247, §5–§7.

@@ -1,7 +1,7 @@
 """The plan of ``catlm demo``: its settings (``DemoConfig``) and what each section hands back.
 
 A section is one chapter of the demo's report, the paper's story told on real text (Zhang,
-arXiv 2507.19247; PAPER.md §4–§6 for the quantities). Each returns a small frozen ``Section``:
+arXiv 2507.19247, §4–§7 for the quantities). Each returns a small frozen ``Section``:
 a title, Markdown, the figures it drew (file names relative to the report folder) and the numbers
 that go into ``report.json``. ``FULL`` is the default run (minutes on two cores); ``QUICK`` the
 one-minute version the tests run.

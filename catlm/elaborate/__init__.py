@@ -21,7 +21,7 @@ from pathlib import Path
 import sympy
 
 from catlm.core.check import TypedDiagram, typecheck
-from catlm.core.diagram import Box, Diagram, Implementation
+from catlm.core.diagram import Box, Diagram, Implementation, Kind
 from catlm.core.presentation import DeterministicCheck, LawDecl, MarkovCheck, Presentation
 from catlm.core.types import I, Ty
 from catlm.elaborate.infer import infer, infer_parallel
@@ -29,7 +29,7 @@ from catlm.elaborate.literals import literal
 from catlm.elaborate.numbers import value
 from catlm.elaborate.objects import object_type
 from catlm.errors import Span, SpecError, WiringError
-from catlm.models.signatures import Call, bind, signature
+from catlm.core.signatures import Call, bind, signature
 from catlm.syntax import ast, load_files
 from catlm.syntax import parse as parse_syntax
 from catlm.syntax.format import format_ob
@@ -58,6 +58,8 @@ def elaborate(specs: list[ast.Spec], source: str = "") -> Presentation:
     for spec in specs:
         for statement in spec.statements:
             _STATEMENTS[type(statement)](env, statement)
+    for call in env.calls.values():  # arguments naming kernels (tie=emb), once all are declared
+        bind(call, env.calls)
     file = specs[-1].file if specs else "<string>"
     return Presentation(file, dict(env.objects), tuple(env.params), dict(env.typed),
                         tuple(env.laws), tuple(env.checks), source)
@@ -127,8 +129,8 @@ def _implementation(env: _Env, s: ast.KernelDecl, node: ast.Implementation, dom:
     """Bind the arguments against the implementation's signature, as the torch registry will."""
     args = tuple((a.name, _arg(a.value, env)) for a in node.args)
     call = Call(s.name, node.name, args, dom, cod, node.span, tuple((a.name, a.span) for a in node.args))
-    bind(call, env.calls)
-    if s.deterministic and signature(node.name).kind == "stochastic":
+    bind(call)  # kernel arguments are related at the end of the spec, when every kernel is known
+    if s.deterministic and signature(node.name).kind is Kind.STOCHASTIC:
         raise SpecError(f"kernel '{s.name}' is declared deterministic but {node.name}(...) is a "
                         "stochastic implementation", node.span,
                         hint="drop `deterministic` or choose a deterministic implementation")

@@ -22,6 +22,7 @@ catlm.errors.KernelError: kernel 'f' is declared deterministic but row (1) is no
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from math import prod
 
@@ -30,7 +31,7 @@ import sympy
 from catlm.core.diagram import Literal
 from catlm.core.types import Ty
 from catlm.elaborate.numbers import value
-from catlm.errors import KernelError, SpecError
+from catlm.errors import KernelError, Span, SpecError
 from catlm.syntax import ast
 
 NOT_A_NUMBER = (sympy.nan, sympy.zoo, sympy.oo, -sympy.oo)
@@ -56,8 +57,7 @@ def literal(node: ast.ListLit, dom: Ty, cod: Ty, params: dict, *, deterministic:
     width = len(entries) // len(rows)
     for r, row in enumerate(rows):
         at = slice(r * width, (r + 1) * width)
-        kernel_row = _Row(kernel, dom, cod, r, row)
-        kernel_row.check(entries[at], leaves[at], deterministic)
+        _Row(kernel, dom, cod, r, row).check(entries[at], leaves[at], deterministic)
     return Literal(full, entries)
 
 
@@ -88,11 +88,15 @@ def _rows(node: ast.ListLit, depth: int) -> list[ast.ListLit]:
     return level
 
 
+@dataclass(frozen=True, slots=True)
 class _Row:
     """Row ``r`` of the literal body of ``kernel : dom -> cod``, and the checks a row must pass."""
 
-    def __init__(self, kernel: str, dom: Ty, cod: Ty, r: int, node: ast.ListLit):
-        self.kernel, self.dom, self.cod, self.r, self.node = kernel, dom, cod, r, node
+    kernel: str
+    dom: Ty
+    cod: Ty
+    r: int
+    node: ast.ListLit
 
     def check(self, entries: tuple, leaves: list, deterministic: bool) -> None:
         for x, leaf in zip(entries, leaves):
@@ -120,7 +124,7 @@ class _Row:
             r //= size
         return "row (" + ", ".join(ob.elements[i] for ob, i in zip(self.dom, reversed(index))) + ")"
 
-    def fail(self, what: str, span) -> None:
+    def fail(self, what: str, span: Span | None) -> None:
         raise KernelError(f"kernel '{self.kernel}' : {self.dom} -> {self.cod} is not a Markov "
                           f"kernel: {self.name} {what}", span,
                           hint="each row is a distribution over the codomain; fix or normalise the entries")

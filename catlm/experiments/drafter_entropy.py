@@ -91,7 +91,10 @@ def run(settings: Settings) -> Path:
     figure = bar_plot(settings.folder("drafter_entropy"), "entropy.png", {r["head"]: r["H_KL"] for r in rows},
                       title="H̄_KL of verifier and drafter heads", ylabel="nats",
                       caption="Categorical entropy (KL) of the verifier and of the stand-in drafter")
+    holds = rows[1]["H_KL"] > rows[0]["H_KL"]
+    verdict = ("The claim holds in this run: H̄_KL(drafter) > H̄_KL(verifier)." if holds else
+               "The claim FAILS in this run: H̄_KL(drafter) ≤ H̄_KL(verifier).")
     return finish(settings, "drafter_entropy", "Claim 17: drafter vs verifier categorical entropy",
-                  ["Stand-in drafter: a linear head on the verifier's frozen h_t predicting W_{t+2}."],
-                  table, [figure], {"rows": rows, "claim_holds": rows[1]["H_KL"] > rows[0]["H_KL"]})
+                  ["Stand-in drafter: a linear head on the verifier's frozen h_t predicting W_{t+2}.", verdict],
+                  table, [figure], {"rows": rows, "claim_holds": holds})
 

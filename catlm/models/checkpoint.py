@@ -42,6 +42,7 @@ from catlm.errors import BackendError
 FORMAT = "catlm-checkpoint"
 VERSION = 1
 POINTER = "checkpoint.json"
+PLOT = "loss.png"
 CHECKPOINTS = "checkpoints"
 WEIGHTS = "model.safetensors"
 OPTIMIZER = "optimizer.safetensors"
@@ -134,10 +135,11 @@ def _prune(root: Path, step: int, run: str | None) -> None:
 
 
 def clean_stale(out_dir: str | os.PathLike) -> None:
-    """Remove what an interrupted write left: ``.tmp-*`` files and folders, and step folders
-    of the pointer's run newer than the pointer (renamed into place, never pointed at)."""
+    """Remove what an interrupted write left: the pointer's and plot's temporaries, ``checkpoints/.tmp-*``,
+    and step folders of the pointer's run newer than the pointer (renamed, never pointed at)."""
     out = Path(out_dir)
-    for junk in [*out.glob(f"{TMP}*"), *(out / CHECKPOINTS).glob(f"{TMP}*")]:
+    ours = [p for name in (POINTER, PLOT) for p in out.glob(f"{TMP}{name}-*")]  # never a user's file
+    for junk in [*ours, *(out / CHECKPOINTS).glob(f"{TMP}*")]:
         if junk.is_dir():
             shutil.rmtree(junk, ignore_errors=True)
         else:

@@ -16,8 +16,6 @@ from torch import nn
 
 from catlm.errors import BackendError
 
-POSITIONS = ("learned", "none")
-
 
 class Embedding(nn.Module):
     """Tok* (B, T) int64 -> E* (B, T, dim); position ``t`` of the output is token ``t`` plus its place."""

@@ -1,7 +1,7 @@
 """The registry of torch implementations: the name in ``kernel f : A -> B = name(args)`` -> module.
 
 The torch backend's arrow map for declared kernels. Each ``Implementation`` pairs a ``Signature``
-of ``catlm.models.signatures`` (its kind: a ``deterministic`` Dirac kernel or a ``stochastic`` head
+of ``catlm.core.signatures`` (its kind: a ``deterministic`` Dirac kernel or a ``stochastic`` head
 returning logits; its arguments with types, defaults and ranges; how they relate to the domain and
 codomain objects) with a factory. ``build`` binds the arguments with the same ``bind`` that
 ``catlm check`` runs without torch, then builds the module. Lookups that fail list the valid names,
@@ -13,7 +13,7 @@ as opt_einsum's backend table does.
 >>> head = build("linear_softmax", {"tie": "emb"}, Real("H", 32), tok, kernel="head",
 ...              modules={"emb": emb})
 >>> head.weight is emb.weight, IMPLEMENTATIONS["linear_softmax"].kind
-(True, 'stochastic')
+(True, <Kind.STOCHASTIC: 'stochastic'>)
 """
 from __future__ import annotations
 
@@ -24,13 +24,14 @@ from typing import Any
 
 from torch import nn
 
+from catlm.core.diagram import Kind
 from catlm.core.types import Ob, Seq, Ty
 from catlm.errors import SpecError
 from catlm.models.embedding import Embedding
 from catlm.models.heads import LinearSoftmax
 from catlm.models.llama import Llama
 from catlm.models.mlp import MLP
-from catlm.models.signatures import SIGNATURES, Call, Param, Signature, bind, signature
+from catlm.core.signatures import SIGNATURES, Call, Param, Signature, bind, signature
 from catlm.models.table import Table
 from catlm.models.transformer import Transformer
 
@@ -47,7 +48,7 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Implementation:
-    """A signature (pure data, ``catlm.models.signatures``) and the factory that builds its module."""
+    """A signature (pure data, ``catlm.core.signatures``) and the factory that builds its module."""
 
     signature: Signature
     make: Callable[[dict, Site], nn.Module]
@@ -57,7 +58,7 @@ class Implementation:
         return self.signature.name
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> Kind:
         return self.signature.kind
 
     @property
@@ -138,8 +139,8 @@ def implementation(name: str) -> Implementation:
     return IMPLEMENTATIONS[signature(name).name]
 
 
-def kind(name: str) -> str:
-    """``"deterministic"`` or ``"stochastic"``: what ``kernel f : A -> B deterministic`` is checked against."""
+def kind(name: str) -> Kind:
+    """``Kind.DETERMINISTIC`` or ``Kind.STOCHASTIC``: what ``kernel f : A -> B deterministic`` is checked against."""
     return signature(name).kind
 
 

@@ -19,6 +19,8 @@ bar, and a loss-curve PNG. The model needs only ``loss(idx, targets) -> mean nat
 """
 from __future__ import annotations
 
+import io
+import json
 import math
 import sys
 import time
@@ -108,9 +110,9 @@ RULES = {
 def check_config(config: TrainConfig) -> None:
     """Refuse hyperparameters that cannot train (a batch of 0, a NaN rate) before any work."""
     for name, (holds, expected) in RULES.items():
-        value = getattr(config, name)
+        value, flag = getattr(config, name), f"--{name.replace('_', '-')}"
         if not holds(value):
-            raise UsageError(f"{name} (--{name.replace('_', '-')}) must be {expected}, not {value}")
+            raise UsageError(f"{name} ({flag}) must be {expected}, not {value}", hint=f"omit {flag} to use its default")
     if config.min_lr > config.lr:
         raise UsageError(f"min_lr {config.min_lr} is above lr {config.lr}: the cosine would raise the rate",
                          hint="choose --min-lr at most --lr")
@@ -329,6 +331,10 @@ def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
     """Continue from the newest checkpoint in ``out_dir``: the same trajectory, tokenizer and world."""
     path = ckpt.latest_checkpoint(out_dir)
     saved = ckpt.load_checkpoint(path)
+    if "train_config" not in saved.state or not isinstance(saved.state.get("optimizer"), dict):
+        raise BackendError(f"checkpoint {path} stores weights but no optimizer state (a run of weights alone)",
+                           hint="it can be sampled, but training cannot resume from it: train a new run "
+                                "with --force or another --out")
     try:
         _check_same_trajectory(saved.state["train_config"], config, path)
         _check_same_tokenizer(saved.state.get("tokenizer"), tokenizer, path)
@@ -362,22 +368,22 @@ def _check_same_tokenizer(saved: str | None, tokenizer, path: Path) -> None:
     """Token ids keep their meaning only with the run's own tokenizer (the same alphabet size is not enough)."""
     if saved is None or tokenizer is None or saved == tokenizer.to_json():
         return
-    from catlm.data.tokenizers import tokenizer_from_json
-    theirs = tokenizer_from_json(saved)
-    detail = (f"{theirs.vocab_size} tokens in the run, {tokenizer.vocab_size} here"
-              if theirs.vocab_size != tokenizer.vocab_size else
-              f"both have {tokenizer.vocab_size} tokens, but ids mean different tokens"
-              + _first_difference(theirs, tokenizer))
-    raise UsageError(f"cannot resume {path}: this corpus gives a different tokenizer than the run's ({detail})",
+    raise UsageError(f"cannot resume {path}: this corpus gives a different tokenizer than the run's "
+                     f"({_difference(json.loads(saved), json.loads(tokenizer.to_json()))})",
                      hint="resume with the run's corpus and --tokenizer, or start a new run (--force or another --out)")
 
 
-def _first_difference(theirs, ours) -> str:
-    chars = (getattr(theirs, "chars", None), getattr(ours, "chars", None))
+def _difference(theirs: dict, ours: dict) -> str:
+    """What differs between two tokenizers' JSON: the kind, the size, or the first id that changes meaning."""
+    if theirs.get("kind") != ours.get("kind"):
+        return f"{theirs.get('kind')} in the run, {ours.get('kind')} here"
+    chars = (theirs.get("chars"), ours.get("chars"))
     if None in chars:
-        return ""
+        return "the same kind, other vocabularies"
+    if len(chars[0]) != len(chars[1]):
+        return f"{len(chars[0])} tokens in the run, {len(chars[1])} here"
     i = next(i for i, (a, b) in enumerate(zip(*chars)) if a != b)
-    return f" (id {i} is {chars[0][i]!r} in the run, {chars[1][i]!r} here)"
+    return f"both have {len(chars[0])} tokens, but id {i} is {chars[0][i]!r} in the run, {chars[1][i]!r} here"
 
 
 def _check_same_trajectory(saved: dict, config: TrainConfig, path: Path) -> None:
@@ -398,7 +404,7 @@ def _check_same_trajectory(saved: dict, config: TrainConfig, path: Path) -> None
 def _summary(run: _Run, data, config, out_dir, rate: float, saved: Path | None) -> TrainSummary:
     if run.history[-1]["step"] != run.step:  # a resumed run that had nothing left to do
         _record(run, data, config)
-    plot = plot_losses(run.history, Path(out_dir) / "loss.png") if out_dir and run.ctx.is_main else None
+    plot = plot_losses(run.history, Path(out_dir) / ckpt.PLOT) if out_dir and run.ctx.is_main else None
     final = run.history[-1]
     return TrainSummary(run.step, final["train"], final["val"], rate, str(saved) if saved else
                         _latest(out_dir), str(plot) if plot else None, tuple(run.history))
@@ -454,5 +460,7 @@ def plot_losses(history: list[dict], path: Path) -> Path:
     ax.set(xlabel="step", ylabel="loss (nats/token)", title="training")
     ax.legend()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=100)
+    ckpt.write_atomic(path, png.getvalue())  # a reader never sees half a picture
     return path

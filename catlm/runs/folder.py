@@ -31,7 +31,8 @@ def check_run_folder(out: str | Path, resume: bool, force: bool) -> None:
     if out.exists() and not out.is_dir():
         raise UsageError(f"the run folder {out} is a file", hint="choose another --out")
     if resume and force:
-        raise UsageError("--resume continues the run in --out and --force deletes it; give one of them")
+        raise UsageError("--resume continues the run in --out and --force deletes it; give one of them",
+                         hint="--resume to keep training it, --force to start it again")
     if resume or not out.exists() or not any(out.iterdir()):
         return
     if not holds_run(out):

@@ -30,13 +30,13 @@ context the window slides as ``catlm sample`` does, with a drafter too.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from catlm.errors import BackendError, SpecError
 
-__all__ = ["generate", "Completion"]
+__all__ = ["Completion", "generate"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,19 @@ class Completion:
     tokens: list[int]
     stop_reason: str            # "eos", "stop" or "length"
     stats: object | None = None  # a SpecStats when a drafter was used
+
+
+@dataclass(frozen=True)
+class _Decoding:
+    """How tokens are drawn: the sampling law, its seed, the length bound, the optional drafter."""
+
+    max_new: int
+    temperature: float
+    top_k: int | None
+    top_p: float | None
+    seed: int
+    drafter: object = None
+    gamma: int = 4
 
 
 @dataclass
@@ -107,9 +120,8 @@ def generate(run, prompt: str, max_new_tokens: int = 200, *, temperature: float 
         raise SpecError("the prompt is empty after tokenization", hint='give at least one token, e.g. "\\n"')
     eos_id = loaded.meta.get("eos") if eos else None
     stopper = _Stopper(loaded.tokenizer, tuple(s for s in stop if s), eos_id, _emitter(stream))
-    decode = _plain if drafter is None else _speculative
-    tokens, stats = decode(loaded, ids, max_new_tokens, stopper, temperature, top_k, top_p, seed,
-                           drafter, gamma)
+    how = _Decoding(max_new_tokens, temperature, top_k, top_p, seed, drafter, gamma)
+    tokens, stats = (_plain if drafter is None else _speculative)(loaded, ids, how, stopper)
     stopper(tokens)
     stopper.finish()
     return Completion(prompt, stopper.text, tokens, stopper.reason, stats)
@@ -130,18 +142,18 @@ def _emitter(stream) -> Callable[[str], None] | None:
     return stream or None
 
 
-def _plain(loaded, ids, max_new, stopper, temperature, top_k, top_p, seed, drafter, gamma):
+def _plain(loaded, ids: list[int], how: _Decoding, stopper: _Stopper):
     """One cached model call per token; the window slides past the context as in ``catlm sample``."""
     import torch
 
     from catlm.decoding.sampling import CachedSteps, sample_next
     model = loaded.model.eval()
     device = next(model.parameters()).device
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generator = torch.Generator(device=device).manual_seed(how.seed)
     seq, step, new = torch.tensor([ids], device=device), CachedSteps(model), []
     with torch.inference_mode():
-        for _ in range(max_new):
-            token, _ = sample_next(step(seq)[:, -1, :], temperature, top_k, top_p, generator)
+        for _ in range(how.max_new):
+            token, _ = sample_next(step(seq)[:, -1, :], how.temperature, how.top_k, how.top_p, generator)
             seq = torch.cat([seq, token[:, None]], dim=1)
             new.append(int(token))
             if stopper(new):
@@ -149,15 +161,17 @@ def _plain(loaded, ids, max_new, stopper, temperature, top_k, top_p, seed, draft
     return new, None
 
 
-def _speculative(loaded, ids, max_new, stopper, temperature, top_k, top_p, seed, drafter, gamma):
+def _speculative(loaded, ids: list[int], how: _Decoding, stopper: _Stopper):
+    """Blocks of drafts verified by the model; ``stopper`` ends the run after a block."""
     from catlm.decoding.drafters import Sampling
     from catlm.decoding.runtime import speculative_generate
-    result = speculative_generate(loaded.model, _drafter(drafter, loaded, seed), gamma, ids, max_new,
-                                  Sampling(temperature, top_k, top_p), seed, until=stopper)
+    sampling = Sampling(how.temperature, how.top_k, how.top_p)
+    result = speculative_generate(loaded.model, _drafter(how.drafter, loaded), how.gamma, ids, how.max_new,
+                                  sampling, how.seed, until=stopper)
     return result.tokens, result.stats
 
 
-def _drafter(drafter, loaded, seed: int):
+def _drafter(drafter, loaded):
     """A drafter object as it is; ``"lookup"``; a run folder or ``"lm:PATH"`` as a small-model drafter."""
     if not isinstance(drafter, (str, Path)):
         return drafter

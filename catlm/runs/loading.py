@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from catlm.errors import BackendError
+from catlm.errors import BackendError, CatlmError
 from catlm.runs.spec import SPEC
 
 if TYPE_CHECKING:  # torch loads when a model is rebuilt, not when this module is imported
@@ -64,38 +64,56 @@ def load_run(where: str | Path) -> Loaded:
     from catlm.models.checkpoint import load_checkpoint, restore
     folder = checkpoint_folder(where)
     saved = load_checkpoint(folder, optimizer=False)
-    rebuild = next((r for key, r in REBUILD.items() if key(folder, saved.state)), None)
+    state = _with_spec_text(folder, saved.state)
+    rebuild = next((r for key, r in REBUILD.items() if key(state, folder)), None)
     if rebuild is None:
         raise BackendError(f"checkpoint {folder} records neither a spec and kernel nor a GPT config",
                            hint="load checkpoints written by catlm train (or train() with a GPT)")
-    model = rebuild(folder, saved.state)
+    try:
+        model = rebuild(state, folder)
+        text = state.get("tokenizer")
+        tokenizer = tokenizer_from_json(text) if text else None
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        if isinstance(err, CatlmError):
+            raise
+        raise BackendError(f"{folder / 'state.json'} is damaged: it does not say how to rebuild the model "
+                           f"and tokenizer ({type(err).__name__}: {str(err)[:80]})",
+                           hint="use another checkpoints/step-* folder of the run") from None
     if saved.model:
         model.to(next(iter(saved.model.values())).dtype)
     restore(saved, model, None)
-    text = saved.state.get("tokenizer")
-    return Loaded(model.eval(), tokenizer_from_json(text) if text else None, folder, saved.state)
+    return Loaded(model.eval(), tokenizer, folder, state)
 
 
-def _from_spec(folder: Path, state: dict) -> nn.Module:
-    """The kernel of the spec the run trained, compiled again from the checkpoint's own files."""
+def _with_spec_text(folder: Path, state: dict) -> dict:
+    """The state with ``meta["spec"]``, the text of the stored ``spec.cat``, for readers of the state alone."""
+    meta = state.get("meta")
+    if not (isinstance(meta, dict) and (folder / SPEC).is_file()):
+        return state
+    return {**state, "meta": {**meta, "spec": (folder / SPEC).read_text(encoding="utf-8", errors="replace")}}
+
+
+def _from_spec(state: dict, folder: Path | None = None) -> nn.Module:
+    """The kernel of the spec the run trained, compiled again from the checkpoint's own files
+    (without the folder, a spec that imports anything is refused)."""
     from catlm.backends.torch import compile_torch
     from catlm.runs.spec import language_model, read_stored_spec
     meta = state["meta"]
-    spec = read_stored_spec(folder, None if (folder / SPEC).is_file() else meta["spec"])
-    return compile_torch(language_model(spec, meta["kernel"], str(folder / SPEC))[1])
+    spec = read_stored_spec(folder, meta["spec"])
+    return compile_torch(language_model(spec, meta["kernel"], SPEC)[1])
 
 
-def _from_gpt_config(folder: Path, state: dict) -> nn.Module:
+def _from_gpt_config(state: dict, folder: Path | None = None) -> nn.Module:
     from catlm.models.gpt import GPT, GPTConfig
     return GPT(GPTConfig(**state["model_config"]))
 
 
-def _has_spec(folder: Path, state: dict) -> bool:
+def _has_spec(state: dict, folder: Path | None = None) -> bool:
     meta = state.get("meta") or {}
-    return isinstance(meta, dict) and "kernel" in meta and ((folder / SPEC).is_file() or "spec" in meta)
+    return isinstance(meta, dict) and "kernel" in meta and "spec" in meta
 
 
-def _has_gpt_config(folder: Path, state: dict) -> bool:
+def _has_gpt_config(state: dict, folder: Path | None = None) -> bool:
     from catlm.models.gpt import GPTConfig
     config = state.get("model_config") or {}
     return bool(config) and set(config) <= {f.name for f in fields(GPTConfig)}
@@ -104,5 +122,6 @@ def _has_gpt_config(folder: Path, state: dict) -> bool:
 load_model = load_run  # the name catlm.decoding.drafters re-exports
 
 
-# how a checkpoint says what its model is -> how to build that model, first match wins
+# how a checkpoint's state (and folder, for the spec's imports) says what its model is -> how to
+# build that model, first match wins; catlm.analysis rebuilds an untrained twin from the state alone
 REBUILD = {_has_spec: _from_spec, _has_gpt_config: _from_gpt_config}

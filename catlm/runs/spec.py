@@ -9,10 +9,11 @@ checkpoint can neither read nor echo a file of the machine that loads it.
 
 >>> import catlm
 >>> spec = catlm.parse('''object Tok = fin 3
-... object H = real 4
-... kernel bb : Tok* -> H = transformer(layers=1, heads=1, context=4)
-... kernel head : H -> Tok = linear_softmax()
-... kernel lm = bb >> head''')
+... object E = real 4
+... kernel emb : Tok* -> E* = embedding(dim=4)
+... kernel bb : E* -> E = transformer(layers=1, heads=1, context=4)
+... kernel head : E -> Tok = linear_softmax()
+... kernel lm = emb >> bb >> head''')
 >>> language_model(spec, None, "x.cat")[0]
 'lm'
 """
@@ -75,26 +76,26 @@ def spec_files(path: str | os.PathLike) -> dict[str, str]:
     return files
 
 
-def read_stored_spec(folder: Path, text: str | None = None):
-    """The presentation of a checkpoint's spec (``spec.cat``, or ``text`` for older checkpoints)."""
+def read_stored_spec(folder: Path | None, text: str):
+    """The presentation of a checkpoint's spec ``text``, its imports read from ``folder`` only
+    (with no folder, a spec that imports anything is refused)."""
     from catlm.elaborate import parse
-    file = folder / SPEC
-    if text is None:
-        text = file.read_text(encoding="utf-8")
-    _check_imports(text, file, folder.resolve(), set())
+    file = folder / SPEC if folder is not None else Path(f"<checkpoint {SPEC}>")
+    root = folder.resolve() if folder is not None else None
+    _check_imports(text, file, root, set())
     return parse(text, file=str(file))
 
 
-def _check_imports(text: str, file: Path, root: Path, seen: set[Path]) -> None:
+def _check_imports(text: str, file: Path, root: Path | None, seen: set[Path]) -> None:
     """Every file ``text`` imports, transitively, lies inside ``root``; checked before it is read."""
     from catlm.syntax import ast, parse
     for statement in parse(text, str(file)).statements:
         if not isinstance(statement, ast.Import):
             continue
         target = Path(os.path.normpath(file.parent / statement.path))
-        if not target.resolve().is_relative_to(root):
+        if root is None or not target.resolve().is_relative_to(root):
             raise SpecError(f"the checkpoint's spec imports \"{statement.path}\", outside the checkpoint "
-                            f"folder {root}", statement.span,
+                            f"folder {root or ''}".rstrip(), statement.span,
                             hint="a checkpoint's spec may import only files stored in the checkpoint")
         if target.resolve() not in seen and target.is_file():
             seen.add(target.resolve())

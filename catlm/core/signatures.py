@@ -6,8 +6,10 @@ its parameters with their types, defaults and ranges, what it accepts as domain 
 the equations that tie arguments to objects (``dim == cod.dim``). ``bind`` checks one call
 against its signature and returns the arguments with the defaults filled in. ``catlm check`` runs
 it on every implementation body without torch; ``catlm.models.registry.build`` runs the same
-function before it builds a module, so the checker and the registry cannot disagree. This module
-imports no torch: adding an implementation is one entry here and one factory in the registry.
+function before it builds a module, so the checker and the registry cannot disagree. It is part
+of core because it is a typing judgement about boxes and objects, and it imports nothing numerical:
+adding an implementation is one entry here and one factory in the registry. An argument left at
+None (``tie=none``, or a default meaning "derived") takes part in no relation.
 
 >>> from catlm.core.types import Finite, Real, Seq
 >>> tok, E = Finite.range("Tok", 65), Real("E", 32)
@@ -27,6 +29,7 @@ from fractions import Fraction
 from math import prod
 from typing import Any
 
+from catlm.core.diagram import Kind
 from catlm.core.types import Finite, Ob, Real, Seq, Ty
 from catlm.errors import Span, SpecError, WiringError
 
@@ -76,7 +79,7 @@ class Relation:
 @dataclass(frozen=True, slots=True)
 class Signature:
     name: str
-    kind: str  # "deterministic" (a Dirac kernel: a function) or "stochastic" (logits of a categorical)
+    kind: Kind  # DETERMINISTIC (a Dirac kernel: a function) or STOCHASTIC (logits of a categorical)
     shapes: str  # the tensor shapes, nanoGPT style
     params: tuple[Param, ...]
     dom: Side
@@ -116,19 +119,19 @@ REAL = Side("real", "a real object (E or E*)")
 
 SIGNATURES: dict[str, Signature] = {
     "embedding": Signature(
-        "embedding", "deterministic", "Tok* (B, T) -> E* (B, T, dim)",
+        "embedding", Kind.DETERMINISTIC, "Tok* (B, T) -> E* (B, T, dim)",
         (Param("dim", "int", low=1), Param("positions", "choice", "learned", POSITIONS),
          Param("context", "int", 1024, low=1), _dropout()),
         FINITE, REAL, (Relation("dim", "==", "cod.dim", "make them equal"),)),
     "transformer": Signature(
-        "transformer", "deterministic", "E* (B, T, d) -> H (B, T, d) at every prefix",
+        "transformer", Kind.DETERMINISTIC, "E* (B, T, d) -> H (B, T, d) at every prefix",
         (Param("layers", "int", low=1), Param("heads", "int", low=1),
          Param("context", "int", low=1), _dropout(), Param("gelu", "choice", "exact", GELUS)),
         Side("real", "a real sequence (E*)", sequence=True), Side("real", "a real object (H)"),
         (Relation("dom.dim", "==", "cod.dim", "a transformer keeps the width"),
          Relation("heads", "divides", "dom.dim", "the width splits evenly over the heads"))),
     "llama": Signature(
-        "llama", "deterministic", "E* (B, T, d) -> H (B, T, d) at every prefix",
+        "llama", Kind.DETERMINISTIC, "E* (B, T, d) -> H (B, T, d) at every prefix",
         (Param("layers", "int", low=1), Param("heads", "int", low=1), Param("kv_heads", "int", low=1),
          Param("ffn", "int", low=1), Param("context", "int", low=1),
          Param("rope_base", "float", 10000.0, low=1.0), Param("eps", "float", 1e-5, low=0.0)),
@@ -138,17 +141,17 @@ SIGNATURES: dict[str, Signature] = {
          Relation("kv_heads", "divides", "heads",
                   "each key/value head serves the same number of query heads"))),
     "mlp": Signature(
-        "mlp", "deterministic", "real n (..., n) -> real m (..., m)",
+        "mlp", Kind.DETERMINISTIC, "real n (..., n) -> real m (..., m)",
         (Param("hidden", "int", 0, low=0), Param("layers", "int", 2, low=1)),
         Side("real", "a real object"), Side("real", "a real object")),
     "linear_softmax": Signature(
-        "linear_softmax", "stochastic", "H (..., d) -> logits over Tok (..., V)",
+        "linear_softmax", Kind.STOCHASTIC, "H (..., d) -> logits over Tok (..., V)",
         (Param("tie", "kernel", None, of="embedding"), Param("bias", "bool", False)),
         Side("real", "a real object (H)"), Side("finite", "a finite object (Tok)"),
         (Relation("tie.dom.size", "==", "cod.size", "a tied head reads the embedding's vocabulary"),
          Relation("tie.cod.dim", "==", "dom.dim", "a tied head has the embedding's width"))),
     "table": Signature(
-        "table", "stochastic", "finite X (...) -> logits over finite Y (..., |Y|)", (),
+        "table", Kind.STOCHASTIC, "finite X (...) -> logits over finite Y (..., |Y|)", (),
         Side("finite product", "finite (fin n, {a, b}, their products)"),
         Side("finite product", "finite (fin n, {a, b}, their products)")),
 }
@@ -165,7 +168,7 @@ def signature(name: str, span: Span | None = None) -> Signature:
 def bind(call: Call, kernels: Mapping[str, Call] | None = None) -> dict[str, Any]:
     """The arguments of ``call`` with defaults filled in, checked against its signature and objects.
 
-    ``kernels`` are the calls declared before this one, by kernel name, for arguments such as
+    ``kernels`` are the spec's implementation calls by kernel name, for arguments such as
     ``tie=emb``; without them (the registry, which checks the built module instead) relations
     through a kernel argument are left out.
     """
@@ -292,8 +295,11 @@ def _accept(call: Call, side: str, want: Side) -> None:
 
 # --- relations between arguments and objects -------------------------------------------------------
 
-OPERATORS: dict[str, Callable[[int, int], bool]] = {
-    "==": operator.eq, "divides": lambda a, b: b % a == 0}
+# op -> (the test, what a message says when it fails)
+OPERATORS: dict[str, tuple[Callable[[int, int], bool], str]] = {
+    "==": (operator.eq, "differs from"),
+    "divides": (lambda a, b: b % a == 0, "does not divide"),
+}
 
 
 def _referred(call: Call, p: Param, name: str, kernels: Mapping[str, Call]) -> Call:
@@ -301,7 +307,7 @@ def _referred(call: Call, p: Param, name: str, kernels: Mapping[str, Call]) -> C
     if other is None or other.name != p.of:
         what = f"kernel '{name}' is not an {p.of}(...)" if name in kernels else f"no {p.of} is declared as '{name}'"
         raise SpecError(f"kernel '{call.kernel}': {call.name}({p.name}={name}) needs an {p.of}; {what}",
-                        call.where(p.name), hint=f"declare `kernel {name} : ... = {p.of}(...)` before it")
+                        call.where(p.name), hint=f"declare `kernel {name} : ... = {p.of}(...)`")
     return other
 
 
@@ -309,10 +315,12 @@ def _relate(call: Call, relation: Relation, args: Mapping[str, Any], referred: M
     terms = (relation.left, relation.right)
     if any(_through(t) and _through(t) not in referred for t in terms):
         return  # a relation through a kernel argument that is absent or unknown here
+    if any(t in args and args[t] is None for t in terms):
+        return  # an argument left at None is derived later, not related
     (a, say_a), (b, say_b) = (_term(call, t, args, referred) for t in terms)
-    if OPERATORS[relation.op](a, b):
+    holds, verb = OPERATORS[relation.op]
+    if holds(a, b):
         return
-    verb = "does not divide" if relation.op == "divides" else "differs from"
     arg = next((t for t in terms if t in args or _through(t)), None)
     error = WiringError if arg is None else SpecError  # objects alone disagreeing is a typing error
     raise error(f"kernel '{call.kernel}': {say_a} {verb} {say_b}",
