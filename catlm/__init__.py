@@ -38,6 +38,7 @@ _EXPORTS = {
     "delete": "catlm.core.diagram",
     "swap": "catlm.core.diagram",
     "generate": "catlm.runs.generate",
+    "marginal": "catlm.core.marginal",
     "CatlmError": "catlm.errors",
     "ParseError": "catlm.errors",
     "SpecError": "catlm.errors",

@@ -124,7 +124,9 @@ def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     # the untrained baseline: the same architecture rebuilt at its initialisation, read by hand
     import torch
     from catlm.analysis import estimators as est
-    model, tokenizer, state = est.load_model(ckpt)
+    from catlm.runs import load_run
+    run = load_run(ckpt)
+    model, tokenizer = run.model, run.tokenizer
     torch.manual_seed(0)
     fresh = type(model)(model.config).to(next(model.parameters()).dtype).eval()
     teacher = NgramSource.from_sequence(np.array(tokenizer.encode(val)), 2, tokenizer.vocab_size, cyclic=True)

@@ -207,3 +207,42 @@ def test_random_expressions_round_trip(term):
     reformatted = format_spec(parse_syntax(source))
     assert parse_syntax(reformatted) == parse_syntax(source)
     assert catlm.parse(reformatted).kernels["t"].diagram == built
+
+
+# --- size: chains and named composites ------------------------------------------------------------
+
+def test_a_chain_of_ten_thousand_kernels_elaborates_flat():
+    d = kernel("kernel t = s >> " + " >> ".join(["h"] * 10_000)).diagram
+    assert (d.dom, d.cod) == (I, A) and len(d.boxes) == 10_001
+
+
+def test_named_composites_are_shared_not_checked_again(monkeypatch):
+    """Each definition extends the last: checking is linear in the text, not in the expansions."""
+    import catlm.core.check as check
+    walked = []
+    monkeypatch.setattr(check, "_check_ports", lambda diagram, node: walked.append(node))
+    text = HEADER + "kernel k0 = h\n" + "".join(f"kernel k{i} = k{i - 1} >> h\n" for i in range(1, 300))
+    spec = catlm.parse(text)
+    assert len(spec.kernels["k299"].diagram.boxes) == 300
+    assert len(walked) <= 4 * 300  # the expansions hold 300 * 301 / 2 boxes in all
+
+
+# --- kernel powers --------------------------------------------------------------------------------
+
+def test_a_power_is_the_chain_it_abbreviates():
+    assert kernel("kernel t = s >> h^3").diagram == kernel("kernel t = s >> h >> h >> h").diagram
+    assert kernel("kernel t = (g >> f)^2").diagram == kernel("kernel t = g >> f >> g >> f").diagram
+    assert kernel("kernel t = h^0").diagram == identity(A)
+    assert kernel("kernel t = copy >> h^2 @ id").dom == A  # the power's type flows both ways
+
+
+def test_a_long_power_is_a_small_term():
+    """h^1000 shares its halves (repeated squaring), so checking it is instant; it expands on evaluation."""
+    t = kernel("kernel t = s >> h^1000")
+    assert len(t.diagram.boxes) == 1001
+
+
+def test_a_power_of_a_kernel_between_different_objects_is_refused():
+    with pytest.raises(WiringError, match="a power repeats a kernel from an object to itself") as err:
+        kernel("kernel t = f^2")
+    assert err.value.span.column == 12

@@ -264,8 +264,9 @@ def test_bad_inputs_raise_catlm_errors(bigram):
         est.nll_decomposition_vs_teacher(wrong, tokens, teacher)
     with pytest.raises(SpecError, match="offset"):
         est.conditional_probe(copy_model(teacher), tokens, offset=1)
+    from catlm.runs import load_run
     with pytest.raises(BackendError, match="no catlm checkpoint"):
-        est.load_model("/nonexistent/folder")
+        load_run("/nonexistent/folder")
 
 
 def test_a_checkpoint_loads_to_the_same_kernel(tmp_path):
@@ -277,7 +278,9 @@ def test_a_checkpoint_loads_to_the_same_kernel(tmp_path):
     model = GPT(GPTConfig(vocab=tok.vocab_size, context=16, layers=1, heads=1, dim=8))
     train(model, text, TrainConfig(steps=3, batch=2, block=16, eval_interval=3, eval_iters=1,
                                    device="cpu"), out_dir=tmp_path, progress=False, tokenizer=tok)
-    loaded, tokenizer, state = est.load_model(tmp_path)
+    from catlm.runs import load_run
+    run = load_run(tmp_path)
+    loaded, tokenizer, state = run.model, run.tokenizer, run.state
     idx = torch.as_tensor([tok.encode("to be or not")])
     assert tokenizer == tok and state["step"] == 3
     assert torch.allclose(loaded(idx), model(idx), atol=1e-6)

@@ -1,6 +1,7 @@
 """The FinStoch backend: the contraction plan, exact and float entries, verification, budget, cache."""
 from __future__ import annotations
 
+import json
 import sys
 import types
 from fractions import Fraction as Q
@@ -240,3 +241,58 @@ def test_a_functor_verifies_each_generator_once():
     finally:
         functor_module.box_tensor = original
     assert calls == ["f"]
+
+
+# --- marginals and sampling -------------------------------------------------------------------------
+
+ROLL = lit("roll", COIN, DIE, Q(1, 2), Q(1, 4), Q(1, 4), 0, 0, 1)
+JOINT = FLIP >> copy(COIN) >> (identity(COIN) @ ROLL)
+
+
+@pytest.mark.parametrize("mask, expected", [
+    ([1, 0], [Q(1, 3), Q(2, 3)]),
+    ([0, 1], [Q(1, 6), Q(1, 12), Q(1, 4) * Q(1, 3) + Q(2, 3)]),
+])
+def test_marginals_of_a_joint_commute_with_the_functor(mask, expected):
+    F = finstoch(exact=True)
+    summed = F(T(JOINT)).marginal(mask)
+    assert list(summed.array) == expected
+    assert F(T(catlm.marginal(JOINT, mask))) == summed == F(T(JOINT)) % mask
+    assert F(T(catlm.marginal(JOINT, [1, 1]))) == F(T(JOINT))
+
+
+def test_a_marginal_mask_must_cover_the_outputs():
+    with pytest.raises(catlm.WiringError, match="one 0 or 1 per output"):
+        catlm.marginal(JOINT, [1])
+    with pytest.raises(BackendError, match="one 0 or 1 per codomain factor"):
+        finstoch(exact=True)(T(JOINT)).marginal([1, 2])
+
+
+def test_exact_sampling_draws_each_outcome_at_its_rate():
+    joint = finstoch(exact=True)(T(JOINT))
+    draws = joint.sample(6000, seed=3)
+    for outcome, p in [((0, 0), Q(1, 6)), ((0, 1), Q(1, 12)), ((0, 2), Q(1, 12)), ((1, 2), Q(2, 3))]:
+        sd = (6000 * p * (1 - p)) ** 0.5
+        assert abs(draws.count(outcome) - 6000 * p) < 4 * sd
+    assert not {(1, 0), (1, 1)} & set(draws)  # probability 0: never drawn
+    assert joint.sample(50, seed=3) == joint.sample(50, seed=3)
+    assert set(finstoch(exact=True)(T(Diagram.of(ROLL))).sample(20, given=(1,), seed=0)) == {(2,)}
+
+
+def test_cli_samples_a_finite_kernel_of_a_spec_by_element_name(tmp_path, capsys):
+    from catlm.cli import main
+    path = tmp_path / "dice.cat"
+    path.write_text("object Coin = {heads, tails}\nobject Die = fin 3\nparam p\n"
+                    "kernel flip : I -> Coin = [p, 1 - p]\n"
+                    "kernel roll : Coin -> Die = [[1/2, 1/4, 1/4], [0, 0, 1]]\n"
+                    "kernel joint = flip >> copy >> (id @ roll)\n")
+    assert main(["sample", str(path), "-k", "joint", "-n", "200", "--subs", "p=0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["samples"] == [["tails", "2"]] * 200  # p = 0: one outcome
+    assert main(["sample", str(path), "-k", "roll", "--given", "heads", "-n", "300", "--seed", "1"]) == 0
+    rows = capsys.readouterr().out.split("\n")[:-1]
+    assert len(rows) == 300 and {"0", "1", "2"} == set(rows) and 100 < rows.count("0") < 200
+    for argv, message in [(["-k", "roll"], "takes 1 input elements"), (["-k", "roll", "--given", "edge"],
+                          "'edge' is not an element of Coin"), (["-k", "joint"], "depends on the param p"),
+                          (["-k", "nope"], "has no kernel 'nope'"), (["-k", "flip", "-n", "0"], "must be positive")]:
+        assert main(["sample", str(path), *argv]) == 1
+        assert message in capsys.readouterr().err

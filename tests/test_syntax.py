@@ -132,6 +132,10 @@ def test_spans_point_at_the_source():
     ("(f >> g) ∘ h", C(T(N("f"), N("g")), N("h"))),
     ("f >> (g ∘ h)", T(N("f"), C(N("g"), N("h")))),
     ("f @ (g @ h)", TS(N("f"), N("g"), N("h"))),
+    ("f^3 >> g", T(ast.KernelPower(N("f"), 3), N("g"))),
+    ("f @ g^2", TS(N("f"), ast.KernelPower(N("g"), 2))),
+    ("(f >> g)^0", ast.KernelPower(T(N("f"), N("g")), 0)),
+    ("(f^2)^3", ast.KernelPower(ast.KernelPower(N("f"), 2), 3)),
     ("((f))", N("f")),
 ])
 def test_diagram_precedence(text, expected):
@@ -268,6 +272,7 @@ def test_format_uses_the_fewest_parentheses():
     assert format_expr(expr("f >> (g >> h)")) == "f >> g >> h"  # associativity: one flat chain
     assert format_expr(expr("(f @ g) >> (h ∘ k)")) == "f @ g >> (h . k)"
     assert format_expr(expr("h ∘ (g ∘ f)")) == "h . g . f"
+    assert format_expr(expr("((f >> g)^2 @ (h^3))^1")) == "((f >> g)^2 @ h^3)^1"
     assert format_expr(expr("(h ∘ g) ∘ f")) == "h . g . f"
     assert format_expr(expr("(f @ g) @ (h @ k)")) == "f @ g @ h @ k"
     assert format_ob(ob("(A @ B)^2 @ (C @ D)")) == "(A @ B)^2 @ (C @ D)"
@@ -306,7 +311,8 @@ exprs = st.recursive(
               st.just(ast.CopyExpr()), st.builds(ast.CopyExpr, obs, st.none() | st.integers(0, 9)),
               st.just(ast.SwapExpr()), st.builds(ast.SwapExpr, obs, obs)),
     lambda inner: st.one_of(*(st.lists(inner, min_size=2, max_size=3).map(lambda ps, op=op: op(tuple(ps)))
-                              for op in (ast.Then, ast.Compose, ast.Tensor))),
+                              for op in (ast.Then, ast.Compose, ast.Tensor)),
+                            st.builds(ast.KernelPower, inner, st.integers(0, 99))),
     max_leaves=8)
 
 nums = st.recursive(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math  # noqa: F401 (used by the module example)
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.optimize
@@ -422,32 +421,7 @@ def spectral_alignment(model, tokens, teacher, k: int = 8, *, kernel: str = "bha
     return alignment_with_baselines(states.hidden, states.law, K, k, seed, fresh)
 
 
-# --- models from checkpoints ----------------------------------------------------------------------
-
-def load_model(path: str | Path):
-    """(model, tokenizer, state) from a training output folder or one checkpoint folder."""
-    from catlm.runs.loading import load_model as load
-    loaded = load(path)
-    if loaded.tokenizer is None:
-        raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
-                           hint="analyze checkpoints written by catlm train")
-    return loaded.model, loaded.tokenizer, loaded.state
-
-
-def untrained_model(where: str | Path, state: dict, like, seed: int = 0):
-    """The architecture of the checkpoint at ``where`` (its ``state``) at its random
-    initialisation (seeded, without touching the global torch RNG), in ``like``'s dtype and
-    device: the baseline that says how much of an analysis is the architecture and how much is
-    training."""
-    from catlm.runs.loading import REBUILD, checkpoint_folder
-    folder = checkpoint_folder(where)
-    rebuild = next(r for key, r in REBUILD.items() if key(folder, state))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        fresh = rebuild(folder, state)
-    parameter = next(like.parameters())
-    return fresh.to(parameter.device, parameter.dtype).eval()
-
+# --- the held-out split of a run ----------------------------------------------------------------
 
 def validation_tokens(tokens, state: dict) -> np.ndarray:
     """The held-out split of the checkpoint's training run: the last ``val_fraction`` of tokens."""

@@ -37,7 +37,7 @@ from catlm.errors import BackendError, BudgetError, format_bytes
 OPTIMAL_MAX = 4          # operands: opt_einsum's exhaustive search is cheap up to here
 SEARCH_MAX = 64          # operands: a random-greedy search, bounded by time, up to here
 SEARCH_SECONDS = 0.05    # the time bound of that search, per contraction (then cached)
-GREEDY_MAX = 2048        # operands: opt_einsum's greedy order is compared up to here
+GREEDY_MAX = 512         # operands: opt_einsum's greedy order (O(n^2) here) is compared up to here
 PLAN_CACHE_SIZE = 512
 LETTERS = string.ascii_letters  # one pairwise step is written with at most 52 letters
 

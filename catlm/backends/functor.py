@@ -27,8 +27,13 @@ catlm.errors.BackendError: unknown backend 'jax'; choose from numpy, sympy, torc
 from __future__ import annotations
 
 import importlib
+import random
+from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from fractions import Fraction
+from itertools import accumulate
+from math import lcm
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -75,8 +80,39 @@ class Kernel:
                 *range(d1 + c1 + d2, outer.ndim)]
         return Kernel(outer.transpose(axes), self.dom + other.dom, self.cod + other.cod, self.atol)
 
+    def marginal(self, mask: Sequence[int]) -> "Kernel":
+        """Keep the codomain factors where ``mask`` is 1 and sum out the others (EfProb's ``%``).
+
+        ``joint.marginal([1, 0])`` is the first factor's law, as ``joint >> (id @ del)`` is.
+        """
+        if len(mask) != len(self.cod) or any(m not in (0, 1) for m in mask):
+            raise BackendError(f"a marginal mask has one 0 or 1 per codomain factor ({len(self.cod)} "
+                               f"here), not {list(mask)}", hint="e.g. [1, 0] keeps the first of two")
+        summed = tuple(len(self.dom) + i for i, m in enumerate(mask) if not m)
+        array = self.array.sum(axis=summed) if summed else self.array
+        cod = tuple(n for n, m in zip(self.cod, mask) if m)
+        return Kernel(np.asarray(array, dtype=self.array.dtype), self.dom, cod, self.atol)
+
+    def sample(self, n: int, given: Sequence[int] = (), seed: int | None = None) -> list[tuple[int, ...]]:
+        """``n`` independent draws of codomain indices from the row of the input ``given``.
+
+        Exact kernels are sampled exactly: a uniform integer below the common denominator of the
+        row picks its outcome, so every draw has exactly the kernel's probability.
+        """
+        if len(given) != len(self.dom):
+            raise BackendError(f"sampling needs one input index per domain factor ({len(self.dom)}), "
+                               f"got {len(given)}", hint="a state (a kernel out of I) needs none")
+        row, rng = self.array[tuple(given)].ravel(), random.Random(seed)
+        weights = _integer_weights(row) if self.exact else list(np.asarray(row, dtype=np.float64))
+        cumulative = list(accumulate(weights))
+        total = cumulative[-1]
+        draw = (lambda: rng.randrange(total)) if self.exact else (lambda: rng.random() * total)
+        picks = [min(bisect_right(cumulative, draw()), len(row) - 1) for _ in range(n)]
+        return [tuple(int(i) for i in np.unravel_index(k, self.cod)) for k in picks]
+
     __rshift__ = then
     __matmul__ = tensor
+    __mod__ = marginal
 
     @property
     def exact(self) -> bool:
@@ -96,6 +132,18 @@ class Kernel:
 
     def __repr__(self) -> str:
         return f"Kernel({self.dom} -> {self.cod}, dtype={self.array.dtype})"
+
+
+def _integer_weights(row: np.ndarray) -> list[int]:
+    """Exact probabilities as integers over their common denominator."""
+    try:
+        fractions = [Fraction(int(x.numerator), int(x.denominator)) if hasattr(x, "numerator")
+                     else Fraction(int(x.p), int(x.q)) for x in row]
+    except (AttributeError, TypeError):
+        raise BackendError("the kernel's entries are not all rational numbers, so it cannot be "
+                           "sampled exactly", hint="give every param a value (--subs p=1/3)") from None
+    denominator = lcm(*(f.denominator for f in fractions))
+    return [int(f * denominator) for f in fractions]
 
 
 # --- the functor ----------------------------------------------------------------------------------
@@ -135,6 +183,7 @@ def finstoch(params: Mapping[str, object] | None = None, *, exact: bool = False,
     def arrow(diagram: TypedDiagram) -> Kernel:
         _require_typed(diagram)
         with located(diagram.span):
+            fs.require_size(diagram.diagram, str(diagram))
             plan = fs.plan_of(diagram.wiring)
             array = fs.contract(plan, generator, exact=ring.exact, budget=budget, name=str(diagram))
             return Kernel(ring.tidy(array), _sizes(diagram.dom), _sizes(diagram.cod), atol)
@@ -180,6 +229,8 @@ def compile(diagram: TypedDiagram, backend: str = "numpy", params: Mapping[str, 
     """The diagram's tensor (numpy, sympy) or module (torch); see the module docstring."""
     run = get_backend(backend)
     _require_typed(diagram)
+    with located(diagram.span):
+        fs.require_size(diagram.diagram, str(diagram))
     if backend == "torch":  # exact is a FinStoch notion; the rest carries over unchanged
         if exact:
             raise UsageError('backend="torch" computes in floating point; exact=True cannot be honoured',

@@ -179,14 +179,3 @@ def load_npz(path: str) -> dict[str, np.ndarray]:
     except ValueError as err:
         raise BackendError(f"cannot read parameters from {path}: {err}",
                            hint="save plain numeric arrays with numpy.savez(path, name=array)") from None
-
-
-def parse_subs(items: list[str] | None) -> dict[str, str]:
-    """``["p=1/3", "q=0.25"]`` -> ``{"p": "1/3", "q": "0.25"}`` (values are read by the ring)."""
-    subs = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip() or not value.strip():
-            raise BackendError(f"cannot read the substitution {item!r}", hint="write it as NAME=VALUE, e.g. p=1/3")
-        subs[name.strip()] = value.strip()
-    return subs

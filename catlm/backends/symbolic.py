@@ -49,7 +49,12 @@ def _fraction_of_sympy(x: sympy.Basic) -> Fraction:
         raise Unresolved(f"the entry {x} depends on the param {names}",
                          hint=f"give a value with subs={{'{names.split(', ')[0]}': 1/3}} "
                               f"(CLI: --subs {names.split(', ')[0]}=1/3) or use backend=\"sympy\"")
-    x = sympy.nsimplify(x, rational=True) if not x.is_Rational else x
+    if x.is_Float:  # a float given for a param: its shortest decimal, as for any float
+        return _fraction(float(x))
+    if not x.is_Rational:
+        raise BackendError(f"the entry {x} is not a rational number, which Fractions cannot hold",
+                           hint='keep it exact with backend="sympy" (CLI: eval --exact without '
+                                'that --subs value), or evaluate in floats')
     return Fraction(int(x.p), int(x.q))
 
 
@@ -122,12 +127,11 @@ SYMPY = Scalars("sympy", True, object, _sympy, _sympy_zero, _sympy_tidy)
 
 
 def substitute(entry, subs: dict[str, object]):
-    """Replace params in a sympy entry by their values (given as numbers or 'p/q' strings)."""
+    """Replace params in a sympy entry by their values (exact values, numbers or 'p/q' strings)."""
     if not isinstance(entry, sympy.Basic) or not entry.free_symbols or not subs:
         return entry
-    read = lambda v: _sympy(v) if isinstance(v, str) else sympy.nsimplify(v, rational=True)  # noqa: E731
     # match by name: the spec's symbols may carry assumptions that a bare Symbol(name) lacks
-    return entry.subs({s: read(subs[s.name]) for s in entry.free_symbols if s.name in subs})
+    return entry.subs({s: _sympy(subs[s.name]) for s in entry.free_symbols if s.name in subs})
 
 
 def exact_equal(a, b) -> bool:

@@ -59,9 +59,10 @@ def compile_finite(args, spec) -> tuple[dict, dict, list]:
     """(name -> (rows (|dom|, |cod|), kernel), name -> why skipped, names whose parameter entries
     were drawn at random from ``--seed`` because neither --params nor a literal gave them)."""
     from catlm.backends.functor import compile
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
+    from catlm.elaborate.numbers import parse_subs
     from catlm.errors import BackendError
-    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs)
+    params, subs = (load_npz(args.params) if args.params else None), parse_subs(args.subs, spec.params)
     done, skipped, drawn = {}, {}, []
     for name, kernel in spec.kernels.items():
         if not (kernel.dom.is_finite and kernel.cod.is_finite):
@@ -184,8 +185,14 @@ def checkpoint_report(args, out: Path):
     from catlm.data.corpus import read_text
     from catlm.data.ngram import NgramSource
     progress = Progress(9)
-    model, tokenizer, state = progress("loading the checkpoint", lambda: est.load_model(args.target))
-    fresh = est.untrained_model(args.target, state, model, seed=args.seed)   # same architecture, not trained
+    from catlm.errors import BackendError
+    from catlm.runs.loading import load_run, untrained_twin
+    loaded = progress("loading the checkpoint", lambda: load_run(args.target))
+    if loaded.tokenizer is None:
+        raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
+                           hint="analyze runs written by catlm train or catlm convert")
+    model, tokenizer, state = loaded.model, loaded.tokenizer, loaded.state
+    fresh = untrained_twin(loaded, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000
     val = est.validation_tokens(tokenizer.encode(read_text(args.corpus)), state)[:limit]
     teacher = progress(f"order-{args.order} teacher of {len(val)} held-out tokens",

@@ -33,8 +33,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from catlm.backends.functor import compile
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
     from catlm.elaborate import load
+    from catlm.elaborate.numbers import parse_subs
     from catlm.errors import SpecError
 
     spec = load(args.file)
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
     check_output(kernel, args.budget, OUTPUT_BYTES_PER_ENTRY[args.exact])
-    subs = parse_subs(args.subs)
+    subs = parse_subs(args.subs, spec.params)
     symbolic = args.exact and not set(spec.params) <= set(subs)
     labelled = compile(kernel, backend="sympy" if symbolic else "numpy", exact=args.exact, subs=subs,
                        params=load_npz(args.params) if args.params else None, seed=args.seed,

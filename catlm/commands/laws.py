@@ -27,13 +27,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from catlm.backends.params import load_npz, parse_subs
+    from catlm.backends.params import load_npz
     from catlm.elaborate import load
+    from catlm.elaborate.numbers import parse_subs
     from catlm.laws import decide
 
     spec = load(args.file)
     results = decide(spec, exact=args.exact, params=load_npz(args.params) if args.params else None,
-                     seed=args.seed, subs=parse_subs(args.subs), budget=args.budget, params_file=args.params)
+                     seed=args.seed, subs=parse_subs(args.subs, spec.params), budget=args.budget, params_file=args.params)
     print(json.dumps([r.as_json() for r in results], indent=1) if args.json else table(results))
     return 0 if all(r.ok for r in results) else 1
 

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from catlm.data.tokenizers import tokenizer_from_name
     from catlm.elaborate import load
     from catlm.models.distributed import shutdown
-    from catlm.models.training import TrainConfig, check_config, train
+    from catlm.models.train_checks import check_config
+    from catlm.models.training import TrainConfig, train
     from catlm.runs import check_run_folder, clear_run_folder, language_model, spec_files
 
     out = Path(args.out or Path("runs") / Path(args.spec).stem)

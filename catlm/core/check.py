@@ -17,12 +17,12 @@ catlm.errors.WiringError: the body has type A -> A but it is declared as A @ A -
 """
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 
 import networkx as nx
 
-from catlm.core.diagram import COD, DOM, Diagram, Wiring
+from catlm.core.diagram import COD, DOM, Diagram, Given, Tensor, Then, Wiring
 from catlm.core.display import Drawable
 from catlm.core.types import Ty
 from catlm.errors import Span, WiringError
@@ -74,13 +74,52 @@ def typecheck(diagram: Diagram, *, dom: Ty | None = None, cod: Ty | None = None,
               name: str | None = None, span: Span | None = None) -> TypedDiagram:
     """Check ``diagram`` (against a declared ``dom -> cod`` when given) or raise ``WiringError``."""
     diagram = Diagram.of(diagram)
+    parts, seen = _unverified(diagram)
+    for part in parts:
+        _check_graph(part)
+    _remember(seen)
+    _check_declared(diagram, dom, cod, span)
+    return TypedDiagram(diagram, name, span or diagram.span, _WITNESS)
+
+
+# Terms already verified (kept alive here, so their ids are never reused): a named kernel used in
+# the next definition is not walked again, and 2,000 definitions each extending the last check in
+# linear time, not quadratic.
+_VERIFIED: OrderedDict[int, object] = OrderedDict()
+VERIFIED_SIZE = 1 << 16
+
+
+def _unverified(diagram: Diagram) -> tuple[list[Diagram], dict[int, object]]:
+    """The parts given as whole graphs that are not verified yet, and every term walked.
+
+    ``>>`` and ``@`` check the types where they meet and join acyclic graphs into an acyclic
+    graph, so only a graph given whole (``Diagram.from_graph``) has ports left to check.
+    """
+    parts, seen, stack = [], {}, [diagram]
+    while stack:
+        d = stack.pop()
+        if id(d.term) in seen or id(d.term) in _VERIFIED:
+            continue
+        seen[id(d.term)] = d.term
+        if isinstance(d.term, Given):
+            parts.append(d)
+        elif isinstance(d.term, (Then, Tensor)):
+            stack += [d.term.left, d.term.right]
+    return parts, seen
+
+
+def _remember(seen: dict[int, object]) -> None:
+    _VERIFIED.update(seen)
+    while len(_VERIFIED) > VERIFIED_SIZE:
+        _VERIFIED.popitem(last=False)
+
+
+def _check_graph(diagram: Diagram) -> None:
     for node in diagram.graph:
         _check_ports(diagram, node)
     if not nx.is_directed_acyclic_graph(diagram.graph):
         raise WiringError(f"`{diagram.expr}` has a cycle: a kernel's output feeds its own input",
                           diagram.span, hint="string diagrams in a Markov category are acyclic")
-    _check_declared(diagram, dom, cod, span)
-    return TypedDiagram(diagram, name, span or diagram.span, _WITNESS)
 
 
 def _check_declared(diagram: Diagram, dom: Ty | None, cod: Ty | None, span: Span | None) -> None:

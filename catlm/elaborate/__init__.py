@@ -147,6 +147,10 @@ def _arg(node, env: _Env):
 
 
 def _law(env: _Env, s: ast.Law) -> None:
+    first = next((law for law in env.laws if law.name == s.name), None)
+    if first is not None:  # a law is reported and selected by its name (``pytest -k``)
+        raise SpecError(f"law '{s.name}' is already declared", s.span, related=first.span,
+                        hint="give each law its own name")
     sides = [s.lhs, s.rhs] + ([s.almost_surely] if s.almost_surely is not None else [])
     lhs, rhs = infer_parallel([s.lhs, s.rhs], env.diagrams, env.objects)
     typed = [typecheck(lhs), typecheck(rhs)]

@@ -162,6 +162,9 @@ class Inference:
     def _par(self, expr: ast.Tensor, kids: list[_Node]) -> _Node:
         return _Node("par", expr, [k for kid in kids for k in _flatten("par", kid)])
 
+    def _power(self, expr: ast.KernelPower, kids: list[_Node]) -> _Node:
+        return _Node("power", expr, kids, n=expr.exponent)
+
     def _ty(self, ob: ast.ObExpr | None) -> Slot | None:
         return None if ob is None else _slot(object_type(ob, self.objects))
 
@@ -189,7 +192,7 @@ class Inference:
 
 
 _LEAVES = {ast.Name: Inference._name, ast.Then: Inference._seq, ast.Compose: Inference._seq,
-           ast.Tensor: Inference._par, ast.Identity: Inference._id, ast.CopyExpr: Inference._copy,
+           ast.Tensor: Inference._par, ast.KernelPower: Inference._power, ast.Identity: Inference._id, ast.CopyExpr: Inference._copy,
            ast.DeleteExpr: Inference._delete, ast.SwapExpr: Inference._swap}
 
 
@@ -301,6 +304,17 @@ def _id_rule(node: _Node) -> bool:
     return _link(node, "dom", node, "cod")
 
 
+def _power_rule(node: _Node) -> bool:
+    """``f^n`` has the type of ``f``, which must be an endomorphism ``A -> A``."""
+    base = node.children[0]
+    if _clashes(base.dom, base.cod):
+        raise WiringError(f"`{node.text}`: a power repeats a kernel from an object to itself, but "
+                          f"`{base.text}` : {_show(base.dom)} -> {_show(base.cod)}", node.span,
+                          hint="compose different kernels with >> instead")
+    return (_link(base, "dom", base, "cod") | _link(node, "dom", base, "dom")
+            | _link(node, "cod", base, "cod"))
+
+
 def _copy_rule(node: _Node) -> bool:
     if node.dom is not None:
         return _unify(node, "cod", node.dom * node.n, node)
@@ -321,7 +335,7 @@ def _swap_rule(node: _Node) -> bool:
     return _unify(node, "dom", dom, node) | _unify(node, "cod", (dom[1], dom[0]), node)
 
 
-_RULES = {"seq": _seq_rule, "par": _par_rule, "name": lambda n: False, "id": _id_rule,
+_RULES = {"seq": _seq_rule, "par": _par_rule, "power": _power_rule, "name": lambda n: False, "id": _id_rule,
           "copy": _copy_rule, "del": lambda n: False, "swap": _swap_rule}
 
 
@@ -336,8 +350,19 @@ def _fold_op(op):
     return build
 
 
+def _power(node: _Node, parts: list[Diagram]) -> Diagram:
+    """``f^n`` by repeated squaring: the term shares its halves, so it has O(log n) nodes."""
+    out, square, n = None, parts[0], node.n
+    while n:
+        if n & 1:
+            out = square if out is None else out >> square
+        square, n = (square >> square if n > 1 else square), n >> 1
+    return Diagram.id(node.dom) if out is None else out
+
+
 _BUILD = {
     "seq": _fold_op(Diagram.then),
+    "power": _power,
     "par": _fold_op(Diagram.tensor),
     "id": lambda node, parts: Diagram.id(node.dom),
     "copy": lambda node, parts: copy(node.dom, node.n),
@@ -361,6 +386,8 @@ def _resolve(slot: Slot | None) -> Ty | None:
 
 
 def _children(expr: ast.Expr) -> tuple:
+    if isinstance(expr, ast.KernelPower):
+        return (expr.base,)
     return expr.parts if isinstance(expr, (ast.Then, ast.Compose, ast.Tensor)) else ()
 
 

@@ -18,6 +18,7 @@ from catlm.syntax import ast
 from catlm.syntax.format import format_ob
 
 MAX_POWER = 64  # A^n with n above this is a typo, not a tensor anyone can build
+MAX_ELEMENTS = 1 << 20  # fin n names each element: a million names, not 10^18 of them
 
 
 def object_type(node: ast.ObExpr, env: dict[str, Ty], name: str | None = None) -> Ty:
@@ -57,6 +58,10 @@ def _range(n: ast.FinRange, args, env, label) -> Ty:
     if n.size < 1:
         raise SpecError(f"fin {n.size} is empty: it has no probability distributions", n.span,
                         hint="use fin 1 or more")
+    if n.size > MAX_ELEMENTS:
+        raise SpecError(f"fin {n.size} has more elements than catlm names (at most {MAX_ELEMENTS:,})",
+                        n.span, hint="a finite object is a set whose distributions catlm tabulates; "
+                        "for a larger space use real d or a sequence A*")
     return Ty(Finite.range(label, n.size))
 
 

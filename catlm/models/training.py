@@ -20,7 +20,6 @@ bar, and a loss-curve PNG. The model needs only ``loss(idx, targets) -> mean nat
 from __future__ import annotations
 
 import io
-import json
 import math
 import sys
 import time
@@ -33,15 +32,9 @@ from torch import nn
 
 from catlm.errors import BackendError, CatlmError, UsageError
 from catlm.models import checkpoint as ckpt
-from catlm.models.distributed import (DistContext, all_ranks, barrier, init_from_env, resolve_device, shard,
-                                      wrap)
-
-# dtype name -> (parameter dtype, autocast dtype or None)
-PRECISION = {"float32": (torch.float32, None), "float64": (torch.float64, None),
-             "bfloat16": (torch.float32, torch.bfloat16)}
-# fields that shape the trajectory: a resumed run must agree with the checkpoint on all of them
-TRAJECTORY = ("batch", "block", "lr", "min_lr", "warmup", "weight_decay", "beta1", "beta2",
-              "grad_clip", "seed", "val_fraction", "dtype")
+from catlm.models.distributed import DistContext, all_ranks, barrier, init_from_env, shard, wrap
+from catlm.models.train_checks import (PRECISION, check_config, check_same_tokenizer, check_same_trajectory,
+                                       this_rank)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,48 +70,6 @@ class TrainSummary:
     checkpoint: str | None
     plot: str | None
     history: tuple[dict, ...]     # {"step", "train", "val", "lr"} at step 0 and every evaluation
-
-
-def _positive(v) -> bool:
-    return math.isfinite(v) and v > 0
-
-
-def _at_least(low: int):
-    return lambda v: v >= low
-
-
-# field -> (holds for a usable value, what it must be); None passes where the field is optional
-RULES = {
-    "steps": (_at_least(0), "an integer >= 0"),
-    "batch": (_at_least(1), "an integer >= 1"),
-    "block": (_at_least(1), "an integer >= 1"),
-    "lr": (_positive, "a positive finite number"),
-    "min_lr": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0"),
-    "warmup": (_at_least(0), "an integer >= 0"),
-    "decay_steps": (lambda v: v is None or v >= 1, "an integer >= 1"),
-    "weight_decay": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0"),
-    "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "grad_clip": (lambda v: math.isfinite(v) and v >= 0, "a finite number >= 0 (0: no clipping)"),
-    "eval_interval": (_at_least(1), "an integer >= 1"),
-    "eval_iters": (_at_least(1), "an integer >= 1"),
-    "checkpoint_interval": (lambda v: v is None or v >= 1, "an integer >= 1"),
-    "val_fraction": (lambda v: 0 < v < 1, "strictly between 0 and 1"),
-}
-
-
-def check_config(config: TrainConfig) -> None:
-    """Refuse hyperparameters that cannot train (a batch of 0, a NaN rate) before any work."""
-    for name, (holds, expected) in RULES.items():
-        value, flag = getattr(config, name), f"--{name.replace('_', '-')}"
-        if not holds(value):
-            raise UsageError(f"{name} ({flag}) must be {expected}, not {value}", hint=f"omit {flag} to use its default")
-    if config.min_lr > config.lr:
-        raise UsageError(f"min_lr {config.min_lr} is above lr {config.lr}: the cosine would raise the rate",
-                         hint="choose --min-lr at most --lr")
-    if config.dtype not in PRECISION:
-        raise UsageError(f"dtype '{config.dtype}' is not supported", hint=f"choose {', '.join(PRECISION)}")
-    resolve_device(config.device)
 
 
 def lr_at(step: int, config: TrainConfig) -> float:
@@ -178,7 +129,7 @@ class _Run:
     optimizer: torch.optim.AdamW
     generator: torch.Generator
     ctx: DistContext
-    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # tells this run's checkpoints apart
+    run_id: str | None = field(default_factory=lambda: uuid.uuid4().hex)  # tells this run's checkpoints apart
     step: int = 0
     history: list = field(default_factory=list)
 
@@ -336,15 +287,15 @@ def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
                            hint="it can be sampled, but training cannot resume from it: train a new run "
                                 "with --force or another --out")
     try:
-        _check_same_trajectory(saved.state["train_config"], config, path)
-        _check_same_tokenizer(saved.state.get("tokenizer"), tokenizer, path)
+        check_same_trajectory(saved.state["train_config"], config, path)
+        check_same_tokenizer(saved.state.get("tokenizer"), tokenizer, path)
         ckpt.restore(saved, run.model, run.optimizer)
         rng = saved.state["rng"]
         run.generator.set_state(ckpt.rng_from_json(rng["data"]))
-        torch.set_rng_state(ckpt.rng_from_json(_this_rank(rng["torch"], run.ctx, path)))
+        torch.set_rng_state(ckpt.rng_from_json(this_rank(rng["torch"], run.ctx, path)))
         if "cuda" in rng and torch.device(run.ctx.device).type == "cuda":
-            torch.cuda.set_rng_state(ckpt.rng_from_json(_this_rank(rng["cuda"], run.ctx, path)), run.ctx.device)
-        run.run_id = saved.state.get("run") or run.run_id
+            torch.cuda.set_rng_state(ckpt.rng_from_json(this_rank(rng["cuda"], run.ctx, path)), run.ctx.device)
+        run.run_id = saved.state.get("run")  # None for a run written before run ids: its checkpoints stay ours
         run.step, run.history = int(saved.state["step"]), list(saved.state["history"])
     except (KeyError, TypeError, ValueError, IndexError, RuntimeError) as err:
         if isinstance(err, CatlmError):
@@ -353,52 +304,6 @@ def _resume(run: _Run, out_dir, config: TrainConfig, tokenizer) -> None:
                            f"({type(err).__name__}: {str(err)[:80]})",
                            hint="resume from an older checkpoints/step-* folder, or start afresh with --force"
                            ) from None
-
-
-def _this_rank(states: list, ctx: DistContext, path: Path) -> list[int]:
-    if states and isinstance(states[0], int):  # a checkpoint of one process, before states by rank
-        states = [states]
-    if len(states) != ctx.world_size:
-        raise UsageError(f"{path} was written by {len(states)} process(es); this run has {ctx.world_size}",
-                         hint=f"resume with --nproc-per-node {len(states)}")
-    return states[ctx.rank]
-
-
-def _check_same_tokenizer(saved: str | None, tokenizer, path: Path) -> None:
-    """Token ids keep their meaning only with the run's own tokenizer (the same alphabet size is not enough)."""
-    if saved is None or tokenizer is None or saved == tokenizer.to_json():
-        return
-    raise UsageError(f"cannot resume {path}: this corpus gives a different tokenizer than the run's "
-                     f"({_difference(json.loads(saved), json.loads(tokenizer.to_json()))})",
-                     hint="resume with the run's corpus and --tokenizer, or start a new run (--force or another --out)")
-
-
-def _difference(theirs: dict, ours: dict) -> str:
-    """What differs between two tokenizers' JSON: the kind, the size, or the first id that changes meaning."""
-    if theirs.get("kind") != ours.get("kind"):
-        return f"{theirs.get('kind')} in the run, {ours.get('kind')} here"
-    chars = (theirs.get("chars"), ours.get("chars"))
-    if None in chars:
-        return "the same kind, other vocabularies"
-    if len(chars[0]) != len(chars[1]):
-        return f"{len(chars[0])} tokens in the run, {len(chars[1])} here"
-    i = next(i for i, (a, b) in enumerate(zip(*chars)) if a != b)
-    return f"both have {len(chars[0])} tokens, but id {i} is {chars[0][i]!r} in the run, {chars[1][i]!r} here"
-
-
-def _check_same_trajectory(saved: dict, config: TrainConfig, path: Path) -> None:
-    """The hyperparameters that shape the steps already taken must not change on resume; ``steps``
-    may grow when ``decay_steps`` keeps the cosine where it was (``decay_steps`` = the old steps)."""
-    now = asdict(config)
-    pairs = {f: (saved[f], now[f]) for f in TRAJECTORY}
-    pairs["decay_steps"] = (saved["decay_steps"] or saved["steps"], config.decay_steps or config.steps)
-    changed = {f: pair for f, pair in pairs.items() if pair[0] != pair[1]}
-    if changed:
-        said = ", ".join(f"{f} {new} here, {old} in the run" for f, (old, new) in changed.items())
-        extend = (f"; to extend the finished run, add --decay-steps {pairs['decay_steps'][0]}"
-                  if "decay_steps" in changed else "")
-        raise UsageError(f"cannot resume from {path}: {said}",
-                         hint=f"use the run's values{extend}")
 
 
 def _summary(run: _Run, data, config, out_dir, rate: float, saved: Path | None) -> TrainSummary:

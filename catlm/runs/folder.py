@@ -12,7 +12,7 @@ run first). ``force`` clears only a folder that holds a run (a ``checkpoint.json
 >>> (out / "checkpoint.json").write_text("{}") and None
 >>> check_run_folder(out, resume=False, force=False)
 Traceback (most recent call last):
-catlm.errors.UsageError: ... already holds a training run (continue it with --resume, replace it with --force, or choose another --out)
+catlm.errors.UsageError: ... already holds a training run (continue it with --resume, ...)
 >>> clear_run_folder(out); sorted(out.iterdir())
 []
 """

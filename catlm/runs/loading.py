@@ -85,6 +85,19 @@ def load_run(where: str | Path) -> Loaded:
     return Loaded(model.eval(), tokenizer, folder, state)
 
 
+def untrained_twin(loaded: Loaded, seed: int = 0) -> nn.Module:
+    """The loaded model's architecture at its random initialisation (seeded, without touching the
+    global torch RNG), in the loaded model's dtype and device: the baseline that says how much of
+    an analysis is the architecture and how much is training."""
+    import torch
+    rebuild = next(r for key, r in REBUILD.items() if key(loaded.state, loaded.folder))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        fresh = rebuild(loaded.state, loaded.folder)
+    parameter = next(loaded.model.parameters())
+    return fresh.to(parameter.device, parameter.dtype).eval()
+
+
 def _with_spec_text(folder: Path, state: dict) -> dict:
     """The state with ``meta["spec"]``, the text of the stored ``spec.cat``, for readers of the state alone."""
     meta = state.get("meta")

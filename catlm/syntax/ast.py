@@ -212,6 +212,14 @@ class Tensor(_Chain):
 
 
 @dataclass(frozen=True, slots=True)
+class KernelPower:
+    """``f^n``: ``f >> ... >> f``, n times, for ``f : A -> A`` (``f^0`` is ``id[A]``)."""
+    base: "Expr"
+    exponent: int
+    span: Span | None = _span()
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     """``id`` or ``id[A]``; ``ob`` is None when it is to be inferred."""
     ob: ObExpr | None = None
@@ -241,7 +249,7 @@ class SwapExpr:
     span: Span | None = _span()
 
 
-Expr = Name | Then | Compose | Tensor | Identity | CopyExpr | DeleteExpr | SwapExpr
+Expr = Name | Then | Compose | Tensor | KernelPower | Identity | CopyExpr | DeleteExpr | SwapExpr
 
 
 # --- statements -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 from catlm.syntax import ast
 
 # binding strength: a child binds at least as tightly as its slot needs, or it is parenthesised
-EXPR_LEVEL = {ast.Then: 1, ast.Compose: 1, ast.Tensor: 2}  # everything else: 3 (an atom)
+EXPR_LEVEL = {ast.Then: 1, ast.Compose: 1, ast.Tensor: 2, ast.KernelPower: 3}  # else 4 (an atom)
 NUM_LEVEL = {ast.BinOp: None, ast.Neg: 3}  # BinOp: by operator; Number, ParamRef, Call: 5
 OP_LEVEL = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
 
@@ -100,7 +100,7 @@ OBS = {
 def _operand(expr: ast.Expr, level: int) -> str:
     """``expr`` in a slot needing binding strength ``level`` (chains are flat: no part is of their kind)."""
     text = format_expr(expr)
-    return text if EXPR_LEVEL.get(type(expr), 3) >= level else f"({text})"
+    return text if EXPR_LEVEL.get(type(expr), 4) >= level else f"({text})"
 
 
 def _brackets(*args) -> str:
@@ -114,6 +114,7 @@ EXPRS = {
     ast.Then: lambda e: " >> ".join(_operand(p, 2) for p in e.parts),
     ast.Compose: lambda e: " . ".join(_operand(p, 2) for p in e.parts),
     ast.Tensor: lambda e: " @ ".join(_operand(p, 3) for p in e.parts),
+    ast.KernelPower: lambda e: f"{_operand(e.base, 4)}^{e.exponent}",
     ast.Identity: lambda e: "id" + _brackets(e.ob),
     ast.CopyExpr: lambda e: "copy" + _brackets(e.ob, e.n),
     ast.DeleteExpr: lambda e: "del" + _brackets(e.ob),

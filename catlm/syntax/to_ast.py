@@ -166,6 +166,10 @@ class ToAst:
     def tensor(self, meta, children):
         return ast.Tensor(tuple(children), self._span(meta))
 
+    def kernel_power(self, meta, children):
+        base, exponent = children
+        return ast.KernelPower(base, self._whole(exponent, "the exponent of a kernel power"), self._span(meta))
+
     def name(self, meta, children):
         return ast.Name(children[0].value, self._span(meta))
 
