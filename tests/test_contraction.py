@@ -69,6 +69,7 @@ def no_unbounded_search(monkeypatch):
 
 # --- the shapes of issue 12: HMMs and naive Bayes ------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kept", [{15}, {0, 15}, set(range(16)), {3, 8}])
 def test_every_hmm_marginal_over_16_steps_is_exact_without_an_exhaustive_search(kept, no_unbounded_search):
     fs.clear_caches()
