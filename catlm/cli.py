@@ -39,6 +39,9 @@ COMMANDS = {
     "speculate": "catlm.commands.speculate",
     "demo": "catlm.commands.demo",
     "experiment": "catlm.commands.experiment",
+    "convert": "catlm.commands.convert",
+    "score": "catlm.commands.score",
+    "generate": "catlm.commands.generate",
 }
 
 # the modules of the torch extra that a torch command imports (safetensors: its checkpoints)
@@ -47,11 +50,14 @@ TORCH = ("torch", "safetensors")
 # subcommand -> the optional modules it needs for these arguments; absent: none
 NEEDS: dict[str, Callable[[argparse.Namespace], tuple[str, ...]]] = {
     "train": lambda args: TORCH,
-    "sample": lambda args: TORCH,
+    "sample": lambda args: () if args.checkpoint.endswith(".cat") else TORCH,  # exact draws: no torch
     "speculate": lambda args: TORCH,
     "demo": lambda args: TORCH,
     "analyze": lambda args: TORCH if Path(args.target).is_dir() else (),  # a run folder, not a .cat
     "experiment": lambda args: TORCH if args.name == "drafter_entropy" else (),  # it trains a GPT
+    "convert": lambda args: TORCH + (() if Path(args.source).is_dir() else ("gguf",)),  # a GGUF file
+    "score": lambda args: TORCH,
+    "generate": lambda args: TORCH,
 }
 
 

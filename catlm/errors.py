@@ -113,7 +113,7 @@ class MissingExtra(CatlmError, ImportError):
 
 
 # optional module -> the extra of setup.cfg that installs it
-EXTRAS = {"torch": "torch", "safetensors": "torch", "tokenizers": "torch", "tqdm": "torch"}
+EXTRAS = {"torch": "torch", "safetensors": "torch", "tokenizers": "torch", "tqdm": "torch", "gguf": "llm"}
 
 
 def require(modules: tuple[str, ...], who: str) -> None:

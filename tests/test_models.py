@@ -17,10 +17,10 @@ TOK = Finite.range("Tok", 50)
 E, H = Real("E", 16), Real("H", 16)
 
 
-def test_registry_lists_the_five_implementations_with_their_kinds():
+def test_registry_lists_the_six_implementations_with_their_kinds():
     assert {n: impl.kind.value for n, impl in IMPLEMENTATIONS.items()} == {
-        "embedding": "deterministic", "transformer": "deterministic", "mlp": "deterministic",
-        "linear_softmax": "stochastic", "table": "stochastic"}
+        "embedding": "deterministic", "transformer": "deterministic", "llama": "deterministic",
+        "mlp": "deterministic", "linear_softmax": "stochastic", "table": "stochastic"}
     assert kind("table") is Kind.STOCHASTIC
 
 

@@ -191,6 +191,10 @@ def checkpoint_report(args, out: Path):
     if loaded.tokenizer is None:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="analyze runs written by catlm train or catlm convert")
+    if "family" in loaded.meta:  # a converted LLM: the bounded estimators of catlm.analysis.pretrained
+        from catlm.analysis.pretrained import QUICK, Budget, pretrained_report
+        return pretrained_report(loaded, args.corpus, out, order=args.order, k=args.k, seed=args.seed,
+                                 budget=QUICK if args.quick else Budget(), progress=progress)
     model, tokenizer, state = loaded.model, loaded.tokenizer, loaded.state
     fresh = untrained_twin(loaded, seed=args.seed)   # same architecture, not trained
     limit = 12_000 if args.quick else 100_000

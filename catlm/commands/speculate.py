@@ -47,6 +47,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--order", type=positive, default=4, help="order of the ngram drafter")
     parser.add_argument("--head-steps", type=positive, default=300,
                         help="training steps of a head trained now (drafter 'head' without PATH)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto (drafters lookup, ngram, lm)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -54,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from catlm.commands.sample import prompt_tokens
     from catlm.decoding.drafters import Sampling
     from catlm.decoding.runtime import pit_test, plain_generate, speculative_generate
+    from catlm.models.distributed import resolve_device
     from catlm.runs import load_run
 
     loaded = load_run(args.checkpoint)
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         raise BackendError(f"checkpoint {loaded.folder} stores no tokenizer",
                            hint="train with a tokenizer so that prompts can be encoded")
     prompt = prompt_tokens(loaded.tokenizer, args.prompt)  # checked before a drafter is built
+    loaded.model.to(resolve_device(args.device))
     drafter = make_drafter(args.drafter, loaded, args)
     sampling = Sampling(args.temperature, args.top_k, args.top_p)
     for warm in (True, False):  # one short run of each first: the timings exclude first-call costs
@@ -151,6 +154,7 @@ def _lm(path: str, loaded, args):
             (small.tokenizer is not None and small.tokenizer != loaded.tokenizer):
         raise BackendError(f"the drafter {path} and the target do not share a vocabulary",
                            hint="train the drafter with the target's tokenizer")
+    small.model.to(next(loaded.model.parameters()).device)  # the drafter runs beside the target
     return LMDrafter(small.model, loaded.model.head.vocab)
 
 

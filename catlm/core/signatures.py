@@ -35,6 +35,7 @@ from catlm.errors import Span, SpecError, WiringError
 
 REQUIRED = object()  # the default of an argument the spec must give
 POSITIONS = ("learned", "none")  # position encodings an embedding knows
+GELUS = ("exact", "tanh")  # the erf GELU, or GPT-2's tanh approximation
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,10 +126,20 @@ SIGNATURES: dict[str, Signature] = {
     "transformer": Signature(
         "transformer", Kind.DETERMINISTIC, "E* (B, T, d) -> H (B, T, d) at every prefix",
         (Param("layers", "int", low=1), Param("heads", "int", low=1),
-         Param("context", "int", low=1), _dropout()),
+         Param("context", "int", low=1), _dropout(), Param("gelu", "choice", "exact", GELUS)),
         Side("real", "a real sequence (E*)", sequence=True), Side("real", "a real object (H)"),
         (Relation("dom.dim", "==", "cod.dim", "a transformer keeps the width"),
          Relation("heads", "divides", "dom.dim", "the width splits evenly over the heads"))),
+    "llama": Signature(
+        "llama", Kind.DETERMINISTIC, "E* (B, T, d) -> H (B, T, d) at every prefix",
+        (Param("layers", "int", low=1), Param("heads", "int", low=1), Param("kv_heads", "int", low=1),
+         Param("ffn", "int", low=1), Param("context", "int", low=1),
+         Param("rope_base", "float", 10000.0, low=1.0), Param("eps", "float", 1e-5, low=0.0)),
+        Side("real", "a real sequence (E*)", sequence=True), Side("real", "a real object (H)"),
+        (Relation("dom.dim", "==", "cod.dim", "a llama backbone keeps the width"),
+         Relation("heads", "divides", "dom.dim", "the width splits evenly over the heads"),
+         Relation("kv_heads", "divides", "heads",
+                  "each key/value head serves the same number of query heads"))),
     "mlp": Signature(
         "mlp", Kind.DETERMINISTIC, "real n (..., n) -> real m (..., m)",
         (Param("hidden", "int", 0, low=0), Param("layers", "int", 2, low=1)),

@@ -271,7 +271,7 @@ class LMDrafter:
         del self.fed[shared:]
 
     def _feed(self, tokens: list[int]) -> torch.Tensor:
-        idx = torch.tensor([tokens], dtype=torch.long)
+        idx = torch.tensor([tokens], dtype=torch.long, device=next(self.model.parameters()).device)
         with torch.inference_mode():
             logits = self.model(idx, cache=self.cache, start_pos=len(self.fed))[0]  # (T, V)
         self.fed += tokens

@@ -52,6 +52,10 @@ class HeadTraining:
     lr: float = 3e-3
     feature_weight: float = 1.0   # EAGLE's regression of ĥ onto the true next hidden state
     seed: int = 0
+    # start the token table from the target's head rows (V, d) and freeze it, as EAGLE shares the
+    # target's embedding: a large vocabulary is mostly unseen in a short training run
+    embedding_from_head: bool = False
+    chunk: int = 16               # sequences per target forward when the hidden states are read
 
 
 def target_samples(target, count: int, length: int, seed: int = 0,
@@ -75,14 +79,18 @@ def train_feature_head(target, sequences: torch.Tensor, config: HeadTraining = H
     """
     torch.manual_seed(config.seed)
     with torch.no_grad():
-        hidden = target.hidden(sequences)  # (N, T, d)
-        target_logp = torch.log_softmax(target.head(hidden).double(), dim=-1).float()
-    head = FeatureHead(hidden.shape[-1], target_logp.shape[-1])
-    opt = torch.optim.AdamW(head.parameters(), lr=config.lr, weight_decay=0.0)
+        hidden = torch.cat([target.hidden(part) for part in sequences.split(config.chunk)])  # (N, T, d)
+    head = FeatureHead(hidden.shape[-1], target.head.vocab)
+    if config.embedding_from_head:
+        head.embed.weight.data.copy_(target.head.weight.detach())
+        head.embed.weight.requires_grad_(False)
+    opt = torch.optim.AdamW([p for p in head.parameters() if p.requires_grad], lr=config.lr, weight_decay=0.0)
     gen, losses = torch.Generator().manual_seed(config.seed), []
     for _ in range(config.steps):
         rows = torch.randint(len(sequences), (config.batch,), generator=gen)
-        loss = _head_loss(head, target, hidden[rows], sequences[rows], target_logp[rows], config)
+        with torch.no_grad():  # the target's rows of this batch only: (N, T, V) is never held
+            target_logp = torch.log_softmax(target.head(hidden[rows]).double(), dim=-1).float()
+        loss = _head_loss(head, target, hidden[rows], sequences[rows], target_logp, config)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

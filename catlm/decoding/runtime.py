@@ -150,6 +150,11 @@ def _residual(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     return p if mass <= RESIDUAL_TOL else surplus / mass
 
 
+def _ids(rows: list[list[int]], model) -> torch.Tensor:
+    """Token ids (rows, T) on the model's device."""
+    return torch.tensor(rows, device=next(model.parameters()).device)
+
+
 class _Target:
     """The target's rollback KV cache and the hidden state at the position before the last token.
 
@@ -167,7 +172,7 @@ class _Target:
         if len(prompt) > 1:
             started = time.perf_counter()
             if len(prompt) <= self.context:
-                self.hidden = model.hidden(torch.tensor([prompt[:-1]]), cache=self.cache)[0, -1]
+                self.hidden = model.hidden(_ids([prompt[:-1]], model), cache=self.cache)[0, -1]
             else:
                 self.hidden = self._windows(prompt[:-1], 1)[0]
             stats.target_seconds += time.perf_counter() - started
@@ -180,7 +185,7 @@ class _Target:
         """Hidden (k+1, d) and logits (k+1, V) at the last committed token and each draft."""
         started = time.perf_counter()
         if len(tokens) + len(drafts) <= self.context:
-            fed = torch.tensor([[tokens[-1], *drafts]])
+            fed = _ids([[tokens[-1], *drafts]], self.model)
             h = self.model.hidden(fed, cache=self.cache, start_pos=self.cache.length)[0]
         else:
             h = self._windows(tokens + drafts, len(drafts) + 1)
@@ -192,7 +197,7 @@ class _Target:
         """Hidden states (rows, d) at the last ``rows`` positions of ``seq``, each read from the
         ``context`` tokens ending there (every window is full: ``len(seq) - rows + 1 >= context``)."""
         ends = range(len(seq) - rows + 1, len(seq) + 1)
-        windows = torch.tensor([seq[max(0, end - self.context):end] for end in ends])  # (rows, C)
+        windows = _ids([seq[max(0, end - self.context):end] for end in ends], self.model)  # (rows, C)
         return self.model.hidden(windows)[:, -1]
 
     def commit(self, kept: int, hidden: torch.Tensor) -> None:
@@ -233,8 +238,12 @@ def one_prompt(prompt) -> list[int]:
 
 def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: int,
                          sampling: Sampling = Sampling(), seed: int = 0,
-                         verifier: Verifier = fast_verify, record_rows: bool = False) -> SpecResult:
+                         verifier: Verifier = fast_verify, record_rows: bool = False,
+                         until: Callable[[list[int]], bool] | None = None) -> SpecResult:
     """Emit ``max_new`` tokens after ``prompt`` (token ids) distributed as the target's sampling law.
+
+    ``until(emitted)``, called after each block, stops the run early when it returns True (a stop
+    string or an end-of-text token; ``catlm.decoding.generate`` also streams the text from it).
 
     ``target`` has ``hidden(idx, cache, start_pos) -> (1, T, d)``, ``head(h) -> logits``, ``bb``
     (its transformer, with ``layers``) and ``context`` (``catlm.models.GPT``). ``verifier``
@@ -252,6 +261,8 @@ def speculative_generate(target, drafter: Drafter, gamma: int, prompt, max_new: 
             k = state.room(len(run.tokens), min(gamma, end - len(run.tokens) - 1))  # emits <= k + 1
             ctx = DraftContext(run.tokens, state.hidden, k, sampling, torch_gen)
             _block(state, _propose(drafter, ctx, run.stats), run)
+            if until is not None and until(run.tokens[len(prompt):]):
+                break
     run.stats.seconds = time.perf_counter() - started
     return SpecResult(prompt, run.tokens[len(prompt):], np.concatenate([np.zeros(0)] + run.pits),
                       run.stats, tuple(run.rows) if record_rows else ())
@@ -329,8 +340,8 @@ def _next_logits(target, tokens: list[int], cache) -> torch.Tensor:
     """The logits after ``tokens``: through the cache while they fit the context, else from the
     last ``context`` tokens re-read (``sampling.generate``'s sliding window)."""
     if len(tokens) > target.context:
-        return target(torch.tensor([tokens[-target.context:]]))[0, -1]
-    fed = torch.tensor([tokens[cache.length:]])
+        return target(_ids([tokens[-target.context:]], target))[0, -1]
+    fed = _ids([tokens[cache.length:]], target)
     return target(fed, cache=cache, start_pos=cache.length)[0, -1]
 
 
@@ -346,12 +357,12 @@ def forward_cost_ratio(target, gamma: int, past: int = 64, repeats: int = 30) ->
     times: dict[int, list[float]] = {1: [], gamma + 1: []}
     with torch.inference_mode():
         cache = rollback_cache(target)
-        target(torch.zeros(1, past, dtype=torch.long), cache=cache)
+        target(_ids([[0] * past], target), cache=cache)
         for _ in range(repeats):
             for width, seen in times.items():
                 cache.truncate(past)
                 started = time.perf_counter()
-                target(torch.zeros(1, width, dtype=torch.long), cache=cache, start_pos=past)
+                target(_ids([[0] * width], target), cache=cache, start_pos=past)
                 seen.append(time.perf_counter() - started)
     one, block = float(np.median(times[1])), float(np.median(times[gamma + 1]))
     return {"one_token_s": one, "block_s": block, "ratio": block / one}

@@ -122,7 +122,7 @@ def generate(model, prompt_idx: "torch.Tensor", max_new: int, temperature: float
         raise BackendError(f"the prompt must be (batch, T0) token ids with T0 >= 1, not of shape "
                            f"{tuple(prompt_idx.shape)}", hint="start from e.g. torch.tensor([[0]])")
     seq, tokens, logps = prompt_idx, [], []
-    step = _CachedSteps(model) if use_cache else _UncachedSteps(model)
+    step = CachedSteps(model) if use_cache else _UncachedSteps(model)
     with torch.no_grad():
         for _ in range(max_new):
             logits = step(seq)[:, -1, :]  # (B, V)
@@ -144,7 +144,7 @@ class _UncachedSteps:
         return self.model(seq[:, -self.model.context:])
 
 
-class _CachedSteps:
+class CachedSteps:
     """Feed only the tokens the cache has not seen; restart the cache when the window slides."""
 
     def __init__(self, model):

@@ -5,11 +5,11 @@ computes its numbers in this run and draws its figures. In order: the bundled ``
 checked, drawn and their laws decided exactly; the exact order-r source of the corpus; a character
 LM compiled from ``examples/char.cat`` and trained; its NLL against the data's entropy (Thm 5.1);
 the information surplus by K; the g* spectrum of its head; spectral alignment against baselines;
-speculative decoding (Zhang, arXiv 2507.19247, §4–§7). A section whose component is not
+speculative decoding (Zhang, arXiv 2507.19247, §4–§7); a pretrained LLM (SmolLM2) when installed. A section whose component is not
 installed says so in the report instead of showing numbers.
 
 >>> list(SECTIONS)
-['language', 'source', 'training', 'nll', 'surplus', 'metric', 'alignment', 'speculative']
+['language', 'source', 'training', 'nll', 'surplus', 'metric', 'alignment', 'speculative', 'pretrained']
 >>> print(unavailable("training", ModuleNotFoundError("No module named 'torch'", name="torch")).markdown)
 Not in this report: the component `torch` is not installed (No module named 'torch').
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from catlm.demo import exact, learned, speculative
+from catlm.demo import exact, learned, pretrained, speculative
 from catlm.demo.plan import FULL, QUICK, DemoConfig, Figure, Section
 from catlm.demo.report import write_report
 from catlm.demo.workspace import Workspace, say
@@ -29,7 +29,8 @@ __all__ = ["DemoConfig", "FULL", "QUICK", "Figure", "Section", "SECTIONS", "TITL
 # name -> the section's function, in the order of the story
 SECTIONS = {"language": exact.language, "source": exact.source, "training": learned.training,
             "nll": learned.nll, "surplus": exact.surplus, "metric": learned.metric,
-            "alignment": learned.alignment, "speculative": speculative.speculative}
+            "alignment": learned.alignment, "speculative": speculative.speculative,
+            "pretrained": pretrained.pretrained}
 # name -> title, for sections that could not run
 TITLES = {"language": "The language: bundled specs checked, drawn, laws decided",
           "source": "The exact order-r source of the corpus",
@@ -37,7 +38,7 @@ TITLES = {"language": "The language: bundled specs checked, drawn, laws decided"
           "nll": "NLL vs the data's entropy (Thm 5.1)", "surplus": "Information surplus by K",
           "metric": "The g* spectrum of the trained head",
           "alignment": "Spectral alignment against untrained and random baselines",
-          "speculative": "Speculative decoding"}
+          "speculative": "Speculative decoding", "pretrained": pretrained.TITLE}
 
 
 def run_demo(config: DemoConfig = FULL, out: str | Path = "reports/demo") -> Path:

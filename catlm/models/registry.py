@@ -29,6 +29,7 @@ from catlm.core.types import Ob, Seq, Ty
 from catlm.errors import SpecError
 from catlm.models.embedding import Embedding
 from catlm.models.heads import LinearSoftmax
+from catlm.models.llama import Llama
 from catlm.models.mlp import MLP
 from catlm.core.signatures import SIGNATURES, Call, Param, Signature, bind, signature
 from catlm.models.table import Table
@@ -85,7 +86,15 @@ def _embedding(a: dict, site: Site) -> nn.Module:
 
 
 def _transformer(a: dict, site: Site) -> nn.Module:
-    return Transformer(_ob(site.dom).dim, a["layers"], a["heads"], a["context"], a["dropout"])
+    return Transformer(_ob(site.dom).dim, a["layers"], a["heads"], a["context"], a["dropout"], a["gelu"])
+
+
+def _llama(a: dict, site: Site) -> nn.Module:
+    dim = _ob(site.dom).dim
+    if (dim // a["heads"]) % 2:
+        raise SpecError(f"kernel '{site.kernel}': the head dimension {dim // a['heads']} is odd, and "
+                        "rotary positions rotate pairs", hint="choose heads so that dim / heads is even")
+    return Llama(dim, a["layers"], a["heads"], a["kv_heads"], a["ffn"], a["context"], a["rope_base"], a["eps"])
 
 
 def _mlp(a: dict, site: Site) -> nn.Module:
@@ -117,7 +126,7 @@ def _table(a: dict, site: Site) -> nn.Module:
 
 
 FACTORIES: dict[str, Callable[[dict, Site], nn.Module]] = {
-    "embedding": _embedding, "transformer": _transformer, "mlp": _mlp,
+    "embedding": _embedding, "transformer": _transformer, "llama": _llama, "mlp": _mlp,
     "linear_softmax": _linear_softmax, "table": _table,
 }
 

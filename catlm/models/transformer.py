@@ -3,7 +3,8 @@
 A deterministic kernel: the hidden state of the prefix ``x[:t+1]`` is row ``t`` of the output, so one
 call gives ``k_bb`` at all T prefixes (B, T, d). Blocks follow GPT-2 / nanoGPT
 (https://github.com/karpathy/nanoGPT, ``model.py``): ``x + attn(ln(x))``, ``x + mlp(ln(x))``, GELU,
-``F.scaled_dot_product_attention``, a final LayerNorm. A ``KVCache`` holds past keys and values so
+``F.scaled_dot_product_attention``, a final LayerNorm. ``gelu="tanh"`` is the tanh approximation of
+GELU that GPT-2 itself uses (HF ``gelu_new``); the default is the exact erf form. A ``KVCache`` holds past keys and values so
 that decoding one token costs one row of attention.
 
 >>> import torch
@@ -76,13 +77,16 @@ def _offset_mask(past: int, T: int, device: torch.device) -> torch.Tensor | None
     return keys[None, :] <= (past + torch.arange(T, device=device))[:, None]  # (T, past + T)
 
 
+APPROXIMATE = {"exact": "none", "tanh": "tanh"}  # the spec's gelu= -> nn.GELU(approximate=...)
+
+
 class MLP(nn.Module):
     """The block's position-wise GELU network d -> 4d -> d."""
 
-    def __init__(self, dim: int, dropout: float = 0.0):
+    def __init__(self, dim: int, dropout: float = 0.0, gelu: str = "exact"):
         super().__init__()
         self.c_fc = nn.Linear(dim, 4 * dim)
-        self.gelu = nn.GELU()
+        self.gelu = nn.GELU(approximate=APPROXIMATE[gelu])
         self.c_proj = nn.Linear(4 * dim, dim)
         self.drop = nn.Dropout(dropout)
 
@@ -91,12 +95,12 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, dropout: float = 0.0):
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0, gelu: str = "exact"):
         super().__init__()
         self.ln_1 = nn.LayerNorm(dim)
         self.attn = CausalSelfAttention(dim, heads, dropout)
         self.ln_2 = nn.LayerNorm(dim)
-        self.mlp = MLP(dim, dropout)
+        self.mlp = MLP(dim, dropout, gelu)
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, layer: int = 0) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), cache, layer)
@@ -106,13 +110,14 @@ class Block(nn.Module):
 class Transformer(nn.Module):
     """E* (B, T, dim) -> H at every prefix (B, T, dim); causal, so row t reads positions 0..t only."""
 
-    def __init__(self, dim: int, layers: int, heads: int, context: int, dropout: float = 0.0):
+    def __init__(self, dim: int, layers: int, heads: int, context: int, dropout: float = 0.0,
+                 gelu: str = "exact"):
         super().__init__()
         if dim % heads:
             raise BackendError(f"dim {dim} is not divisible by heads={heads}",
                                hint="choose heads dividing the hidden dimension")
         self.dim, self.layers, self.heads, self.context = dim, layers, heads, context
-        self.h = nn.ModuleList(Block(dim, heads, dropout) for _ in range(layers))
+        self.h = nn.ModuleList(Block(dim, heads, dropout, gelu) for _ in range(layers))
         self.ln_f = nn.LayerNorm(dim)
         self.apply(_init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale residual projections by depth

@@ -26,6 +26,8 @@ _EXPORTS = {
     "is_language_model": "catlm.runs.spec",
     "spec_files": "catlm.runs.spec",
     "read_stored_spec": "catlm.runs.spec",
+    "generate": "catlm.runs.generate",
+    "Completion": "catlm.runs.generate",
     "check_run_folder": "catlm.runs.folder",
     "clear_run_folder": "catlm.runs.folder",
     # the writer and reader of the layout, defined beside training (which writes it)
