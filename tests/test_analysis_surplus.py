@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st
 
 from catlm.analysis import conditional_entropy, information_surplus, k_step_kernel
-from catlm.errors import KernelError, SpecError
+from catlm.errors import BudgetError, KernelError, SpecError
 
 SEEDS = st.integers(0, 2 ** 32 - 1)
 
@@ -279,3 +279,171 @@ def test_grouping_survives_codes_beyond_two_to_the_62():
     for i in range(50):
         for j in range(50):
             assert (labels[i] == labels[j]) == (pairs[i] == pairs[j])
+
+
+def test_every_refusal_names_its_input_and_what_is_wrong():
+    """Each refusal, spelt out: which input, which row or index, and the hint."""
+    P = np.array([[0.5, 0.5], [1.0, 0.0]])
+    with pytest.raises(KernelError, match=r"^successor map has shape \(2, 3\), expected \(2, 2\)$"):
+        k_step_kernel(P, np.zeros((2, 3), dtype=int), 2)
+    with pytest.raises(KernelError) as err:                  # 2 == len(P) is one past the last
+        k_step_kernel(P, np.array([[0, 2], [0, 1]]), 2)
+    assert err.value.message == ("context 0 moves to token 1 with positive probability but its "
+                                 "successor 2 is not a context index")
+    assert err.value.hint == "every transition of positive probability needs a successor context"
+    with pytest.raises(KernelError, match=r"^next-token kernel is not a Markov kernel"):
+        k_step_kernel(np.array([[0.5, 0.6], [1.0, 0.0]]), [[0, 1], [0, 1]], 2)
+    PK = k_step_kernel(P, [[0, 1], [0, 1]], 2)
+    flat, law = PK.reshape(2, 4), [0.5, 0.5]
+    for kernel, steps in ((PK, None), (sp.csr_matrix(flat), 2)):
+        with pytest.raises(KernelError, match=r"^context law is not a Markov kernel"):
+            information_surplus([0.5, 0.6], kernel, np.array([0, 1]), steps=steps)
+        with pytest.raises(KernelError, match=r"^context law has 3 entries but 2 are needed"):
+            information_surplus([0.2, 0.3, 0.5], kernel, np.array([0, 1]), steps=steps)
+    with pytest.raises(KernelError, match=r"^K-step kernel is not a Markov kernel"):
+        information_surplus(law, np.array([[0.5, 0.6], [1.0, 0.0]]), np.array([0, 1]))
+    with pytest.raises(KernelError, match=r"^encoder is not a Markov kernel"):
+        information_surplus(law, PK, np.array([[0.5, 0.6], [1.0, 0.0]]))
+    with pytest.raises(KernelError, match=r"^encoder has 3 rows but there are 2 contexts$"):
+        information_surplus(law, PK, np.eye(3))
+    with pytest.raises(KernelError, match=r"^an encoder given as labels needs 2 nonnegative integers$"):
+        information_surplus(law, PK, np.array([0.0, 1.0]))   # float labels, even nonnegative
+    with pytest.raises(KernelError, match=r"^K-step kernel axes \(2, 3\) are not all the same vocabulary$"):
+        information_surplus(law, np.full((2, 2, 3), 1 / 6), np.array([0, 1]))
+    with pytest.raises(SpecError, match=r"^5 columns are not V\*\*2 for any V; pass steps=K$"):
+        information_surplus(law, np.full((2, 5), 0.2), np.array([0, 1]), steps=2)
+
+
+def test_sparse_kernel_rows_are_checked_one_by_one():
+    law, labels = [0.5, 0.5, 0.0], np.array([0, 1, 1])
+    halves = sp.csr_matrix(np.array([[1.0, 0.0], [0.5, 0.0], [0.0, 0.25]]))   # rows 1 and 2 are bad
+    with pytest.raises(KernelError, match=r"^row 1 of the sparse K-step kernel is not a state \(sums to 0\.5\)$"):
+        information_surplus(law, halves, labels)
+    negative = sp.csr_matrix(np.array([[1.0, 0.0], [1.5, -0.5], [0.0, 1.0]]))  # sums are right
+    with pytest.raises(KernelError, match=r"^row -1 of the sparse K-step kernel is not a state \(negative entry\)$"):
+        information_surplus(law, negative, labels)
+    # a stored zero is an entry of probability 0, not an error; and contexts of law 0 add nothing
+    stored_zero = sp.csr_matrix((np.array([1.0, 0.0, 1.0, 1.0]), np.array([0, 1, 1, 0]),
+                                 np.array([0, 2, 3, 4])), shape=(3, 2))
+    assert stored_zero.nnz == 4
+    for encoder in (labels, np.eye(2)[labels]):
+        s = information_surplus(law, stored_zero, encoder)
+        # H and W_1 are the same fair bit: I(H; W_1) = log 2, nothing beyond W_1
+        assert s.mi_first == pytest.approx(math.log(2), abs=1e-15) and s.value == 0.0
+
+
+def test_zero_probability_cells_never_enter_the_logarithms():
+    """Contexts of law 0 with their own label and future: their cells have mass 0 and must be
+    dropped (0 log 0 = 0), on the dense, sparse-with-kernel and sparse-with-labels paths."""
+    rng = np.random.default_rng(11)
+    P, successor = order_two_source(rng, 3)
+    PK = explicit_k_step(P, successor, 2).reshape(9, -1)
+    law = rng.dirichlet(np.ones(9))
+    law[[2, 7]] = 0.0
+    law /= law.sum()
+    encoder = np.array([0, 1, 3, 0, 1, 2, 0, 4, 1])          # labels 3 and 4 carry no mass
+    joint = np.zeros((5, 9))
+    for x in range(9):
+        joint[encoder[x]] += law[x] * PK[x]
+    expected = conditional_mi_oracle(joint.reshape(5, 3, 3))
+    for kernel, enc in ((PK, encoder), (sp.csr_matrix(PK), encoder), (sp.csr_matrix(PK), np.eye(5)[encoder])):
+        s = information_surplus(law, kernel, enc, steps=2)
+        assert s.value == pytest.approx(expected, abs=1e-13) and np.isfinite(s.mi_block)
+
+
+def test_joint_state_has_one_row_per_label_and_the_default_of_one_step():
+    from catlm.analysis.surplus import joint_state
+    rng = np.random.default_rng(6)
+    P, successor = order_two_source(rng, 2)
+    PK, law = explicit_k_step(P, successor, 2).reshape(4, 4), rng.dirichlet(np.ones(4))
+    for encoder in (np.array([0, 2, 2, 1]), np.zeros(4, dtype=int)):
+        m = encoder.max() + 1
+        expected = np.zeros((m, 4))
+        for x in range(4):
+            expected[encoder[x]] += law[x] * PK[x]
+        joint, vocab, steps = joint_state(law, PK, encoder, steps=2)
+        assert (vocab, steps) == (2, 2) and joint.shape == (m, 4)
+        np.testing.assert_allclose(joint, expected, atol=1e-16)
+    # without steps a flat kernel is one step over V = 4 tokens: no future beyond W_1
+    encoder = np.array([0, 1, 1, 0])
+    s = information_surplus(law, PK, encoder)
+    hw = np.zeros((2, 4))
+    for x in range(4):
+        hw[encoder[x]] += law[x] * PK[x]
+    H = lambda p: -np.sum(p[p > 0] * np.log(p[p > 0]))
+    assert s.value == pytest.approx(0.0, abs=1e-15) and s.upper_bound == pytest.approx(0.0, abs=1e-15)
+    assert s.mi_first == pytest.approx(H(hw.sum(1)) + H(hw.sum(0)) - H(hw), abs=1e-14)
+    assert s.mi_first > 1e-3
+
+
+def test_kernels_and_encoders_with_product_codomains_are_flattened():
+    """A next-token kernel (n, A, B) is a kernel into the A·B tokens; an encoder (n, a, b) into a·b
+    hidden states: both give what their flattened (n, A·B) and (n, a·b) forms give."""
+    rng = np.random.default_rng(8)
+    P = random_kernel(rng, 3, 4)
+    successor = rng.integers(0, 3, (3, 4))
+    np.testing.assert_allclose(k_step_kernel(P.reshape(3, 2, 2), successor, 2),
+                               explicit_k_step(P, successor, 2), atol=1e-16)
+    law, PK = rng.dirichlet(np.ones(3)), explicit_k_step(P, successor, 2)
+    E = random_kernel(rng, 3, 4)
+    flat = information_surplus(law, PK, E)
+    boxed = information_surplus(law, PK, E.reshape(3, 2, 2))
+    assert boxed.value == pytest.approx(flat.value, abs=1e-14) and flat.value > 1e-4
+
+
+def test_a_base_rescales_every_field_of_the_kl_surplus():
+    rng = np.random.default_rng(12)
+    P, successor = order_two_source(rng, 3)
+    law, PK = rng.dirichlet(np.ones(9)), explicit_k_step(P, successor, 2)
+    encoder = rng.integers(0, 3, 9)
+    joint = np.zeros((3, 3, 3))
+    for x in range(9):
+        joint[encoder[x]] += law[x] * PK[x]
+    H = lambda p: -np.sum(p[p > 0] * np.log(p[p > 0])) / math.log(2)
+    first, block = joint.sum(2), joint.reshape(3, 9)
+    for form in ("cmi", "difference"):
+        bits = information_surplus(law, PK, encoder, form=form, base=2)
+        assert bits.mi_first == pytest.approx(H(first.sum(1)) + H(first.sum(0)) - H(first), abs=1e-13)
+        assert bits.mi_block == pytest.approx(H(block.sum(1)) + H(block.sum(0)) - H(block), abs=1e-13)
+        assert bits.upper_bound == pytest.approx(H(block.sum(0)) - H(first.sum(0)), abs=1e-13)
+
+
+def test_a_non_kl_surplus_refuses_a_joint_state_over_the_dense_limit(monkeypatch):
+    """The limit counts the cells m × V**K of the joint state (here 4 labels × 2 tokens = 8)."""
+    from catlm.analysis import surplus
+    law, kernel, labels = np.full(4, 0.25), sp.csr_matrix(np.eye(2)[[0, 1, 0, 1]]), np.arange(4)
+    monkeypatch.setattr(surplus, "DENSE_LIMIT", 7)
+    with pytest.raises(BudgetError) as err:
+        information_surplus(law, kernel, labels, form="difference", divergence="tv")
+    assert err.value.message == "the joint state has 8 cells, over 7"
+    assert err.value.hint == "use divergence='kl' (sparse) or fewer steps"
+    monkeypatch.setattr(surplus, "DENSE_LIMIT", 8)
+    s = information_surplus(law, kernel, labels, form="difference", divergence="tv")
+    # TV between p(h, w) = 1/4 on the diagonal pattern and p(h)p(w) = 1/8 everywhere: 1/2
+    assert s.mi_first == pytest.approx(0.5, abs=1e-15) and s.value == 0.0
+
+
+def test_grouping_is_the_mixed_radix_code_until_it_is_too_sparse():
+    """Few codes: the label is the mixed-radix code itself and the size the product of widths.
+    More codes than max(4 × cells, 2**20): labels are the ranks of the distinct codes."""
+    from catlm.analysis.surplus import _group
+    a, b = np.array([0, 199, 5, 199]), np.array([0, 1, 2, 1])
+    labels, size = _group(a, b)
+    assert labels.tolist() == [0, 598, 17, 598] and size == 600
+    labels, size = _group(np.zeros(3, dtype=np.int64))
+    assert labels.tolist() == [0, 0, 0] and size == 1
+    ranks = lambda codes: [sorted(set(codes)).index(c) for c in codes]
+    for top in (2 ** 20 - 1, 2 ** 20):                  # 2**20 codes stay, 2**20 + 1 are ranked
+        labels, size = _group(np.array([0, top, 3]))
+        expected = ([0, top, 3], top + 1) if top < 2 ** 20 else (ranks([0, top, 3]), 3)
+        assert (labels.tolist(), size) == expected
+    cells = 300_000
+    for top, dense in ((1_100_000, False), (1_250_000, True)):   # 4 × cells = 1,200,000
+        key = np.zeros(cells, dtype=np.int64)
+        key[-1] = top - 1
+        labels, size = _group(key)
+        assert size == (2 if dense else top) and labels[-1] == (1 if dense else top - 1)
+    # codes a·W + b that would wrap around 2**64 and collide: (2**32, 0) and (0, 2**32)
+    a, b = np.array([2 ** 32, 0, 0]), np.array([0, 2 ** 32, 1])
+    labels, size = _group(a, b)
+    assert len(set(labels.tolist())) == 3 and size == 3
