@@ -293,19 +293,23 @@ def test_every_refusal_names_its_input_and_what_is_wrong():
     assert err.value.hint == "every transition of positive probability needs a successor context"
     with pytest.raises(KernelError, match=r"^next-token kernel is not a Markov kernel"):
         k_step_kernel(np.array([[0.5, 0.6], [1.0, 0.0]]), [[0, 1], [0, 1]], 2)
+    # a transition of probability 0 needs no successor: token 1 never follows context 0
+    stay = k_step_kernel(np.eye(2), np.array([[0, -1], [-1, 1]]), 2)
+    np.testing.assert_array_equal(stay, [[[1, 0], [0, 0]], [[0, 0], [0, 1]]])
     PK = k_step_kernel(P, [[0, 1], [0, 1]], 2)
     flat, law = PK.reshape(2, 4), [0.5, 0.5]
-    for kernel, steps in ((PK, None), (sp.csr_matrix(flat), 2)):
+    cases = ((PK, np.array([0, 1])), (sp.csr_matrix(flat), np.array([0, 1])), (sp.csr_matrix(flat), np.eye(2)))
+    for kernel, encoder in cases:                  # dense; sparse with labels; sparse with a kernel
         with pytest.raises(KernelError, match=r"^context law is not a Markov kernel"):
-            information_surplus([0.5, 0.6], kernel, np.array([0, 1]), steps=steps)
+            information_surplus([0.5, 0.6], kernel, encoder, steps=2)
         with pytest.raises(KernelError, match=r"^context law has 3 entries but 2 are needed"):
-            information_surplus([0.2, 0.3, 0.5], kernel, np.array([0, 1]), steps=steps)
+            information_surplus([0.2, 0.3, 0.5], kernel, encoder, steps=2)
     with pytest.raises(KernelError, match=r"^K-step kernel is not a Markov kernel"):
         information_surplus(law, np.array([[0.5, 0.6], [1.0, 0.0]]), np.array([0, 1]))
     with pytest.raises(KernelError, match=r"^encoder is not a Markov kernel"):
         information_surplus(law, PK, np.array([[0.5, 0.6], [1.0, 0.0]]))
     with pytest.raises(KernelError, match=r"^encoder has 3 rows but there are 2 contexts$"):
-        information_surplus(law, PK, np.eye(3))
+        information_surplus(law, PK, np.full((3, 2), 0.5))
     with pytest.raises(KernelError, match=r"^an encoder given as labels needs 2 nonnegative integers$"):
         information_surplus(law, PK, np.array([0.0, 1.0]))   # float labels, even nonnegative
     with pytest.raises(KernelError, match=r"^K-step kernel axes \(2, 3\) are not all the same vocabulary$"):
