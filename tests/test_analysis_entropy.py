@@ -242,3 +242,104 @@ def test_thm_5_2_entropy_gap_is_bounded_by_a_function_of_l_kl(seed, t):
         assert gap.bound == 0 and gap.gap == 0
     half = entropy_gap(law, P, (1 - t / 2) * P + t / 2 * R)
     assert half.bound <= gap.bound + 1e-12                  # closer to P in KL: a smaller bound
+
+
+def test_pointwise_entropy_against_the_textbook_formulas():
+    """Ψ_D(p) for one state with a zero: Shannon, Gini–Simpson, |supp| − 1, 1 − Σ p^{3/2},
+    Rényi of order 2 − α, and JS of the literal diag(p) against p pᵀ, written out here."""
+    from catlm.analysis import pointwise_entropy
+    p = np.array([0.5, 0.25, 0.25, 0.0])
+    q = p[p > 0]
+    shannon_nats = -np.sum(q * np.log(q))
+    assert pointwise_entropy(p) == pytest.approx(shannon_nats, abs=1e-15)            # defaults: kl, closed
+    assert pointwise_entropy(p, base=2) == pytest.approx(1.5, abs=1e-15)
+    assert pointwise_entropy(p, "tv") == pytest.approx(1 - np.sum(q * q), abs=1e-15)
+    assert pointwise_entropy(p, "chi2") == 2 and type(pointwise_entropy(p, "chi2")) is int
+    assert pointwise_entropy(p, "hellinger") == pytest.approx(1 - np.sum(q ** 1.5), abs=1e-15)
+    for alpha in (0.5, 2.0):
+        expected = math.log(np.sum(q ** (2 - alpha))) / (alpha - 1)
+        assert pointwise_entropy(p, "renyi", alpha=alpha) == pytest.approx(expected, abs=1e-14)
+    diag, outer = np.diag(p).ravel(), np.outer(p, p).ravel()
+    m = (diag + outer) / 2
+    kl = lambda a, b: np.sum(a[a > 0] * np.log(a[a > 0] / b[a > 0]))
+    js = 0.5 * kl(diag, m) + 0.5 * kl(outer, m)
+    assert pointwise_entropy(p, "js") == pytest.approx(js, abs=1e-15)
+    assert pointwise_entropy(p, "tv", method="definition") == pytest.approx(1 - np.sum(q * q), abs=1e-15)
+    assert type(pointwise_entropy(p, "tv")) is float
+    with pytest.raises(KernelError, match=r"^state is not a Markov kernel"):
+        pointwise_entropy([0.5, 0.6])
+
+
+def test_closed_forms_of_several_rows_are_row_by_row():
+    from catlm.analysis.entropy import closed_form
+    rows = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    for name in ("kl", "tv", "chi2", "hellinger", "js"):
+        values = closed_form(name, rows)
+        assert values.shape == (3,), name
+        for row, value in zip(rows, values):
+            assert value == pytest.approx(closed_form(name, row), abs=1e-15), name
+    one = closed_form("js", rows[1])
+    diag, outer = np.diag(rows[1]).ravel(), np.outer(rows[1], rows[1]).ravel()
+    m = (diag + outer) / 2
+    kl = lambda a, b: np.sum(a[a > 0] * np.log(a[a > 0] / b[a > 0]))
+    assert one == pytest.approx(0.5 * kl(diag, m) + 0.5 * kl(outer, m), abs=1e-15)
+
+
+def test_nll_decomposition_by_hand_with_a_base_and_an_infinite_kl():
+    from catlm.analysis import nll_decomposition
+    law = np.array([0.25, 0.75])
+    P, Q = np.array([[0.5, 0.5], [0.9, 0.1]]), np.array([[0.25, 0.75], [0.6, 0.4]])
+    ce = -sum(law[x] * sum(P[x, y] * math.log(Q[x, y]) for y in range(2)) for x in range(2))
+    kl = sum(law[x] * sum(P[x, y] * math.log(P[x, y] / Q[x, y]) for y in range(2)) for x in range(2))
+    h = -sum(law[x] * sum(P[x, y] * math.log(P[x, y]) for y in range(2)) for x in range(2))
+    bits = nll_decomposition(law, P, Q, base=2)
+    for got, want in zip(bits, (ce, kl, h)):
+        assert got == pytest.approx(want / math.log(2), abs=1e-14)
+    infinite = nll_decomposition(law, P, np.array([[1.0, 0.0], [0.6, 0.4]]))
+    assert infinite.cross_entropy == math.inf and infinite.kl == math.inf
+    with pytest.raises(KernelError, match=r"^data kernel is not a Markov kernel"):
+        nll_decomposition(law, [[0.5, 0.6], [1.0, 0.0]], Q)
+    with pytest.raises(KernelError, match=r"^model kernel is not a Markov kernel"):
+        nll_decomposition(law, P, [[0.5, 0.6], [1.0, 0.0]])
+    with pytest.raises(KernelError, match=r"^data kernel \(2, 2\) and model kernel \(2, 3\) differ in shape$"):
+        nll_decomposition(law, P, np.full((2, 3), 1 / 3))
+    with pytest.raises(KernelError, match=r"^context law has 3 entries but 2 are needed"):
+        nll_decomposition([0.2, 0.3, 0.5], P, Q)
+
+
+def test_entropy_gap_fields_by_hand():
+    """Pinsker TV capped at 1 − 1/V, the binary entropy h₂(T) and T log(V − 1), per context."""
+    from catlm.analysis.entropy import entropy_gap
+
+    def by_hand(law, P, Q):
+        V, fields = P.shape[1], np.zeros(5)
+        for x in range(len(P)):
+            kl = sum(P[x, y] * math.log(P[x, y] / Q[x, y]) if Q[x, y] > 0 else math.inf
+                     for y in range(V) if P[x, y] > 0)
+            t = min(math.sqrt(kl / 2), 1 - 1 / V)
+            h2 = -sum(v * math.log(v) for v in (t, 1 - t) if v > 0)
+            H = lambda r: -sum(v * math.log(v) for v in r if v > 0)
+            fields += law[x] * np.array([H(Q[x]), H(P[x]), H(Q[x]) - H(P[x]),
+                                         t * math.log(max(V - 1, 1)) + h2, kl])
+        return fields
+
+    law = np.array([0.2, 0.3, 0.5])
+    P = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.4, 0.4, 0.2]])
+    Q = np.array([[0.45, 0.35, 0.2], [0.7, 0.2, 0.1], [0.4, 0.4, 0.2]])   # small, capped, zero KL
+    np.testing.assert_allclose(entropy_gap(law, P, Q), by_hand(law, P, Q), rtol=1e-12, atol=1e-15)
+    law2, P2, Q2 = np.array([0.5, 0.5]), np.array([[0.6, 0.4], [0.5, 0.5]]), np.array([[0.5, 0.5], [0.5, 0.5]])
+    np.testing.assert_allclose(entropy_gap(law2, P2, Q2), by_hand(law2, P2, Q2), rtol=1e-12, atol=1e-15)
+    Q3 = np.array([[1.0, 0.0], [0.5, 0.5]])               # the model misses a token of the data
+    gap = entropy_gap(law2, P2, Q3)
+    assert gap.kl == math.inf and math.isfinite(gap.bound)
+    np.testing.assert_allclose(gap, by_hand(law2, P2, Q3), rtol=1e-12, atol=1e-15)
+    with pytest.raises(KernelError, match=r"^data kernel is not a Markov kernel"):
+        entropy_gap(law, np.full((3, 3), 0.5), Q)
+    with pytest.raises(KernelError, match=r"^model kernel is not a Markov kernel"):
+        entropy_gap(law, P, np.full((3, 3), 0.5))
+    with pytest.raises(KernelError, match=r"^data kernel \(3, 3\) and model kernel \(3, 2\) differ in shape$"):
+        entropy_gap(law, P, np.full((3, 2), 0.5))
+    with pytest.raises(KernelError, match=r"^context law is not a Markov kernel"):
+        entropy_gap([0.5, 0.6, 0.1], P, Q)
+    with pytest.raises(KernelError, match=r"^context law has 2 entries but 3 are needed"):
+        entropy_gap([0.5, 0.5], P, Q)
