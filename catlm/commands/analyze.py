@@ -193,7 +193,9 @@ def checkpoint_report(args, out: Path):
                            hint="analyze runs written by catlm train or catlm convert")
     if "family" in loaded.meta:  # a converted LLM: the bounded estimators of catlm.analysis.pretrained
         from catlm.analysis.pretrained import QUICK, Budget, pretrained_report
-        return pretrained_report(loaded, args.corpus, out, order=args.order, k=args.k, seed=args.seed,
+        tokens = progress("tokenizing the corpus", lambda: loaded.tokenizer.encode(read_text(args.corpus)))
+        return pretrained_report(loaded, untrained_twin(loaded, seed=args.seed), tokens, NgramSource,
+                                 args.corpus, out, order=args.order, k=args.k, seed=args.seed,
                                  budget=QUICK if args.quick else Budget(), progress=progress)
     model, tokenizer, state = loaded.model, loaded.tokenizer, loaded.state
     fresh = untrained_twin(loaded, seed=args.seed)   # same architecture, not trained
