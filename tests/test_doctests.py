@@ -18,7 +18,8 @@ MODULES = sorted(
 WITHOUT_EXAMPLES = {
     **dict.fromkeys(["catlm.cli", "catlm.commands.analyze", "catlm.commands.check", "catlm.commands.eval",
                      "catlm.commands.laws", "catlm.commands.sample", "catlm.commands.speculate",
-                     "catlm.commands.train"], "a CLI subcommand: docs/cli.md and the CLI tests"),
+                     "catlm.commands.train", "catlm.commands.convert", "catlm.commands.score",
+                     "catlm.commands.generate"], "a CLI subcommand: docs/cli.md and the CLI tests"),
     **dict.fromkeys(["catlm.commands", "catlm.core", "catlm.data"], "a package that only re-exports"),
 }
 

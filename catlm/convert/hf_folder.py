@@ -4,6 +4,11 @@ What researchers have on disk after ``save_pretrained``: the config names the fa
 (``model_type``: ``llama`` or ``gpt2``) and its sizes, the safetensors file the tensors under HF's
 names (read with ``safetensors.numpy``: no torch, no pickle), and ``tokenizer.json`` (or GPT-2's
 ``vocab.json`` + ``merges.txt``) the tokenizer, read by HF ``tokenizers`` itself.
+
+>>> _llama({"hidden_size": 8, "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 10,
+...         "num_hidden_layers": 1, "intermediate_size": 16, "max_position_embeddings": 32,
+...         "rope_theta": 500000.0, "tie_word_embeddings": True}, Path("tiny"))
+LlamaConfig(vocab=10, dim=8, layers=1, heads=2, kv_heads=1, ffn=16, context=32, rope_base=500000.0, eps=1e-06, tied=True)
 """
 from __future__ import annotations
 

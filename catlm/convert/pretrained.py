@@ -3,6 +3,11 @@
 The hand-off between the readers (``catlm.convert.gguf_file``, ``catlm.convert.hf_folder``) and the
 writer of the run folder (``catlm.convert.run_folder``): whatever the file format, a checkpoint is
 a ``Pretrained`` whose tensors are already named as the compiled spec's parameters.
+
+>>> from catlm.convert.families import GPT2
+>>> w = np.zeros((4, 12), dtype=np.float32)      # GPT-2's Conv1D: (in, out)
+>>> {k: v.shape for k, v in rename_all(GPT2, {"h.0.attn.c_attn.weight": w, "h.0.attn.bias": w}, "x").items()}
+{'kernels.bb.h.0.attn.c_attn.weight': (12, 4)}
 """
 from __future__ import annotations
 

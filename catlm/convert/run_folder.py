@@ -7,6 +7,11 @@ name and special token ids in ``meta``, the tokenizer inline), with no optimizer
 ``catlm.runs.load_run`` rebuilds the model by compiling the spec. Beside it, for people and other
 tools: ``tokenizer.json`` (HF ``tokenizers``' own format) and ``convert.json`` (source, family,
 config, dtype, special token ids, tensor types, time taken).
+
+>>> write_run(None, "out", dtype="int8")
+Traceback (most recent call last):
+  ...
+catlm.errors.SpecError: --dtype int8 is not one catlm writes (choose from float32, bfloat16, float16)
 """
 from __future__ import annotations
 

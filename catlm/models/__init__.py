@@ -7,7 +7,7 @@ names below load on first use (PEP 562).
 
 >>> import catlm.models as models
 >>> sorted(models.IMPLEMENTATIONS)
-['embedding', 'linear_softmax', 'mlp', 'table', 'transformer']
+['embedding', 'linear_softmax', 'llama', 'mlp', 'table', 'transformer']
 """
 from __future__ import annotations
 
