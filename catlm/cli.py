@@ -50,7 +50,7 @@ TORCH = ("torch", "safetensors")
 # subcommand -> the optional modules it needs for these arguments; absent: none
 NEEDS: dict[str, Callable[[argparse.Namespace], tuple[str, ...]]] = {
     "train": lambda args: TORCH,
-    "sample": lambda args: TORCH,
+    "sample": lambda args: () if args.checkpoint.endswith(".cat") else TORCH,  # exact draws: no torch
     "speculate": lambda args: TORCH,
     "demo": lambda args: TORCH,
     "analyze": lambda args: TORCH if Path(args.target).is_dir() else (),  # a run folder, not a .cat

@@ -33,7 +33,7 @@ import numpy as np
 from catlm.backends.params import Source, box_tensor
 from catlm.backends.symbolic import FRACTION
 from catlm.core.diagram import Box, Diagram, Literal
-from catlm.core.free import Hypergraph, normal_form
+from catlm.core.free import Deterministic, Hypergraph, declared, normal_form
 from catlm.core.types import Finite, Ob
 from catlm.errors import CatlmError
 
@@ -110,10 +110,11 @@ def _place(joint: np.ndarray, positions: tuple, named: list, shape: tuple) -> np
 # --- the search ----------------------------------------------------------------------------------------
 
 def search(lhs: Diagram, rhs: Diagram, *, seed: int = 0, sizes: tuple[int, ...] = SIZES,
-           tries: int = TRIES) -> CounterModel | None:
+           tries: int = TRIES, deterministic: Deterministic = declared) -> CounterModel | None:
     """The first interpretation found (smallest sizes first) under which ``lhs`` and ``rhs``
-    differ, or None. Boxes with literal bodies keep their entries; the rest are drawn."""
-    hl, hr = normal_form(lhs), normal_form(rhs)
+    differ, or None. Boxes with literal bodies keep their entries; the rest are drawn, as
+    functions where ``deterministic(box)``."""
+    hl, hr = normal_form(lhs, deterministic), normal_form(rhs, deterministic)
     if max(len(hl.vertices), len(hr.vertices)) > len(ascii_letters):
         return None
     boxes = tuple(dict.fromkeys((*hl.boxes, *hr.boxes)))
@@ -127,7 +128,7 @@ def search(lhs: Diagram, rhs: Diagram, *, seed: int = 0, sizes: tuple[int, ...] 
         size = {**fixed, **{ob: k for ob in free}}
         for t in range(tries):
             rng = np.random.default_rng([seed, k, t])
-            drawn = _interpretation(boxes, size, rng)
+            drawn = _interpretation(boxes, size, rng, deterministic)
             if drawn is None:
                 continue
             tensors, params = drawn
@@ -141,7 +142,7 @@ def search(lhs: Diagram, rhs: Diagram, *, seed: int = 0, sizes: tuple[int, ...] 
     return None
 
 
-def _interpretation(boxes, size: dict, rng: np.random.Generator):
+def _interpretation(boxes, size: dict, rng: np.random.Generator, deterministic: Deterministic):
     """Tensors for every box (None when no valid param values were drawn) and the param values."""
     params = _draw_params(boxes, rng)
     tensors = {}
@@ -152,7 +153,7 @@ def _interpretation(boxes, size: dict, rng: np.random.Generator):
             except CatlmError:  # these param values make a literal row leave the simplex
                 return None
         else:
-            tensors[box] = _draw_kernel(box, size, rng)
+            tensors[box] = _draw_kernel(box, size, rng, deterministic(box))
     return tensors, params
 
 
@@ -162,12 +163,12 @@ def _draw_params(boxes, rng: np.random.Generator) -> dict[str, Fraction]:
     return {name: Fraction(int(rng.integers(1, 8)), 8) for name in names}
 
 
-def _draw_kernel(box: Box, size: dict, rng: np.random.Generator) -> np.ndarray:
+def _draw_kernel(box: Box, size: dict, rng: np.random.Generator, function: bool) -> np.ndarray:
     dom, cod = tuple(size[ob] for ob in box.dom), tuple(size[ob] for ob in box.cod)
     rows, cols = prod(dom), prod(cod)
     out = np.zeros((rows, cols), dtype=object)
     for r in range(rows):
-        if box.deterministic:
+        if function:
             weights = np.eye(cols, dtype=np.int64)[rng.integers(cols)]
         else:
             weights = rng.integers(0, WEIGHTS, size=cols)

@@ -20,7 +20,6 @@ Almost-sure equality under a state ``p`` (PAPER.md §1.1) is the equation
 >>> from catlm.core.types import Finite, Ty
 >>> from catlm.core.markov import axioms_at, determinism
 >>> from catlm.core.diagram import Box, Literal
->>> from catlm.backends.functor import finstoch
 >>> X = Ty(Finite.range("X", 2))
 >>> context = Context.exact()
 >>> {prove(eq, context).scope for eq in axioms_at(X)}
@@ -45,13 +44,14 @@ from catlm.backends import finstoch as fs
 from catlm.backends.functor import Functor, Kernel, finstoch
 from catlm.backends.symbolic import FRACTION, SYMPY, exact_equal
 from catlm.core.check import TypedDiagram, typecheck
-from catlm.core.diagram import Box, Diagram, Implementation, Literal, copy, identity
+from catlm.core.diagram import Box, Diagram, Implementation, Kind, Literal, copy, identity
 from catlm.core.free import markov_equal, normal_form
 from catlm.core.markov import Equation, axioms_at, determinism, kernel_axioms
 from catlm.core.presentation import DeterministicCheck, LawDecl, MarkovCheck, Presentation
 from catlm.core.types import Ty
 from catlm.countermodels import CounterModel
 from catlm.errors import CatlmError
+from catlm.core.signatures import signature
 
 __all__ = ["Scope", "LawResult", "Context", "decide", "prove", "decide_equation", "decide_law",
            "almost_surely", "is_one_hot", "first_difference"]
@@ -174,9 +174,9 @@ def decide_equation(eq: Equation, F: Functor, kind: str = "axiom", where: str = 
 def prove(eq: Equation, context: Context, kind: str = "axiom") -> LawResult:
     """The verdict on ``eq`` with its scope (see the module docstring for the order)."""
     lhs, rhs = _diagram(eq.lhs), _diagram(eq.rhs)
-    if markov_equal(lhs, rhs):
+    if markov_equal(lhs, rhs, deterministic):
         return LawResult(eq.name, kind, True, Scope.PROVED, "equal in the free Markov category", eq.equal)
-    boxes = set(normal_form(lhs).boxes) | set(normal_form(rhs).boxes)
+    boxes = set(normal_form(lhs, deterministic).boxes) | set(normal_form(rhs, deterministic).boxes)
     if all(isinstance(b.body, Literal) for b in boxes):  # the spec fixes every kernel involved
         if context.symbolic is None:
             return decide_equation(eq, context.instance, kind, f"on {context.where}")
@@ -187,10 +187,17 @@ def prove(eq: Equation, context: Context, kind: str = "axiom") -> LawResult:
     return decide_equation(eq, context.instance, kind, f"no counter-model found; on {context.where}")
 
 
+def deterministic(box: Box) -> bool:
+    """Declared ``deterministic``, or a module whose signature is a function (``embedding``)."""
+    if box.deterministic:
+        return True
+    return isinstance(box.body, Implementation) and signature(box.body.name).kind is Kind.DETERMINISTIC
+
+
 def _search(lhs: Diagram, rhs: Diagram, context: Context) -> CounterModel | None:
     key = (lhs.expr, rhs.expr, lhs.dom, lhs.cod)  # a law and a check may ask the same question
     if key not in context.searched:
-        context.searched[key] = countermodels.search(lhs, rhs, seed=context.seed)
+        context.searched[key] = countermodels.search(lhs, rhs, seed=context.seed, deterministic=deterministic)
     return context.searched[key]
 
 
@@ -256,12 +263,12 @@ def decide_deterministic(d: TypedDiagram, context: Context, name: str | None = N
 
 def _copy_naturality(box: Box, context: Context) -> LawResult:
     """Copy is natural at ``box`` exactly when it is deterministic: expected to hold just then."""
-    deterministic = box.deterministic or _one_hot_literal(box, context)
+    function = deterministic(box) or _one_hot_literal(box, context)
     result = prove(determinism(box), context, kind="copy naturality")
-    note = "deterministic" if deterministic else "not deterministic: copy is natural only on deterministic kernels"
+    note = "deterministic" if function else "not deterministic: copy is natural only on deterministic kernels"
     return LawResult(result.name, "copy naturality", result.holds, result.scope,
                      f"{box.name} is {note}" + (f"; {result.detail}" if result.detail else ""),
-                     deterministic, result.counterexample)
+                     function, result.counterexample)
 
 
 def _one_hot_literal(box: Box, context: Context) -> bool:

@@ -7,6 +7,12 @@ come out as stated; the report shows the located message (``file:line:col``), th
 its scope and the counterexample. A spec that does not load is a collection error with catlm's
 message. The plugin is registered through the ``pytest11`` entry point of the catlm package, so it
 is available wherever catlm is installed and inert without ``--catlm``.
+
+>>> import catlm
+>>> spec = catlm.parse("object A = fin 2\\nkernel f : A -> A\\nlaw causal : f >> del == del\\n"
+...                    "check deterministic copy[A]\\ncheck markov A\\n")
+>>> [law.name for law in spec.laws] + [item_name(check) for check in spec.checks]
+['causal', 'check_deterministic[copy[A]]', 'check_markov[A]']
 """
 from __future__ import annotations
 
@@ -43,10 +49,11 @@ class SpecFile(pytest.File):
         for law in self.spec.laws:
             yield RelationItem.from_parent(self, name=law.name, relation=law)
         for check in self.spec.checks:
-            yield RelationItem.from_parent(self, name=_check_name(check), relation=check)
+            yield RelationItem.from_parent(self, name=item_name(check), relation=check)
 
 
-def _check_name(check) -> str:
+def item_name(check) -> str:
+    """The test item of a check: ``check_deterministic[expr]`` or ``check_markov[Obj]``."""
     from catlm.core.presentation import DeterministicCheck
     if isinstance(check, DeterministicCheck):
         return f"check_deterministic[{check.diagram.diagram.expr}]"

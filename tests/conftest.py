@@ -15,6 +15,9 @@ from no_skips import (pytest_collectreport, pytest_runtest_makereport,  # noqa: 
 for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
     os.environ.setdefault(var, "1")
 
+# `pytest --catlm` runs the laws of .cat files; these specs are wrong on purpose (test_bad_specs)
+collect_ignore_glob = ["fixtures/bad/*.cat"]
+
 
 @pytest.fixture(autouse=True)
 def one_torch_thread():

@@ -119,3 +119,53 @@ def test_mutual_information_and_surplus_at_infinite_order():
 def test_orders_outside_zero_to_infinity_are_refused(alpha):
     with pytest.raises(SpecError, match="alpha"):
         divergence([0.5, 0.5], [0.5, 0.5], "renyi", alpha=alpha)
+
+
+def test_states_with_zeros_and_plain_float_results():
+    """Zero entries take no part at any order (−log min over the support at α = ∞), and float
+    inputs give Python floats (Fractions stay Fractions elsewhere)."""
+    p = np.array([0.5, 0.25, 0.25, 0.0])
+    assert categorical_entropy(p, "renyi", alpha=math.inf) == pytest.approx(math.log(4), abs=1e-15)
+    assert categorical_entropy(p, "renyi", alpha=2.0) == pytest.approx(math.log(3), abs=1e-15)   # Hartley
+    q = np.array([0.25, 0.25, 0.25, 0.25])
+    for name in ("tv", "chi2", "kl", "hellinger", "js"):
+        assert type(divergence(p, q, name)) is float, name
+    assert type(divergence(p, q, "renyi", alpha=0.5)) is float
+    # α < 1 with p charging points q does not: only the common support counts
+    r = np.array([0.0, 0.0, 0.5, 0.5])
+    assert divergence(p, r, "renyi", alpha=0.5) == pytest.approx(-2 * math.log(0.25 * math.sqrt(2)), abs=1e-14)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.5, 1.0, 1 + 1e-9, 1 + 2e-4, 2.0, 1e6, math.inf])
+def test_renyi_mean_works_row_by_row(alpha):
+    """The estimators call renyi_mean on (N, V) rows at once: each row must equal the 1-D call, and
+    entries of zero weight take no part (the third row's large ratio must not win at α = ∞)."""
+    from catlm.analysis.divergences import renyi_mean
+    weights = np.array([[0.5, 0.3, 0.2], [0.1, 0.1, 0.8], [0.5, 0.5, 0.0]])
+    ratios = np.array([[0.3, -0.2, -0.1], [1.5, -2.0, 0.2], [-1.0, -2.0, 5.0]])
+    rows = renyi_mean(weights, ratios, alpha)
+    assert rows.shape == (3,)
+    for w, r, value in zip(weights, ratios, rows):
+        assert value == pytest.approx(float(renyi_mean(w, r, alpha)), abs=1e-15)
+    if alpha == math.inf:
+        np.testing.assert_allclose(rows, [0.3, 1.5, -1.0])
+
+
+def test_orders_near_one_keep_full_precision_and_need_no_exact_normalisation():
+    """A state whose float sum is not exactly 1: the KL limit must not divide that rounding by
+    α − 1 (a log-sum-exp there loses every digit); at α − 1 = ±2e-4 too the value agrees with 50
+    digits to 1e-15."""
+    p = np.array([0.1, 0.2, 0.3, 0.15, 0.25]) / 1.0000000000000002
+    q = np.linspace(1, 2, 5) / np.linspace(1, 2, 5).sum()
+    for alpha in (1 - 1e-13, 1 + 1e-13, 1 + 2e-4, 1 - 2e-4):
+        assert divergence(p, q, "renyi", alpha=alpha) == pytest.approx(oracle(p, q, alpha), abs=1e-15)
+
+
+def test_defaults_and_messages():
+    p, q = np.array([0.5, 0.5, 0.0]), np.array([0.2, 0.3, 0.5])
+    assert divergence(p, q) == pytest.approx(0.5 * math.log(2.5) + 0.5 * math.log(0.5 / 0.3), abs=1e-15)
+    with pytest.raises(SpecError, match="states of different sizes 3 and 2"):
+        divergence(p, q[:2])
+    r = np.array([0.0, 0.5, 0.5])
+    for alpha in (1.5, 2.0, 3.0):                    # p charges a point r does not: infinite for α > 1
+        assert divergence(p, r, "renyi", alpha=alpha) == math.inf

@@ -25,6 +25,7 @@ def shannon(p) -> float:
     return float(-sum(x * math.log(x) for x in p if x > 0))
 
 
+@pytest.mark.slow
 def test_bigram_spec_report(tmp_path, capsys):
     import catlm
     data = analyze(capsys, ROOT / "examples/bigram.cat", "--out", tmp_path, "--seed", "3")
@@ -107,6 +108,7 @@ def check_checkpoint_report(data: dict, out: Path) -> None:
         assert (out / name).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_checkpoint_report_on_a_small_corpus(tmp_path, capsys):
     rng = np.random.default_rng(0)
     text = "".join(rng.choice(list("abcde "), size=6000))

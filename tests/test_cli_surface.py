@@ -135,10 +135,18 @@ def test_compile_with_the_torch_backend_says_so_without_torch(torch_free_python)
                                    "pip install 'catlm[torch]'"), done.stderr
 
 
+@pytest.mark.slow
 def test_analyze_of_a_spec_needs_no_torch(torch_free_python, tmp_path):
     done = run_in(torch_free_python, "-m", "catlm", "analyze", str(ROOT / "examples" / "bigram.cat"),
                   "--out", str(tmp_path / "rep"))
     assert done.returncode == 0, done.stderr
+
+
+def test_exact_samples_of_a_spec_need_no_torch(torch_free_python):
+    done = run_in(torch_free_python, "-m", "catlm", "sample", str(COIN), "-k", "flip", "-n", "3",
+                  "--subs", "p=1")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["heads"] * 3  # flip = [p, 1 - p] at p = 1
 
 
 def test_the_needs_table_names_only_commands():
@@ -156,6 +164,7 @@ NONSENSE = [
     ["sample", "run", "--top-p", "0"],
     ["sample", "run", "--top-p", "1.5"],
     ["sample", "run", "--max-new", "ten"],
+    ["sample", "coin.cat", "-k", "joint", "-n", "0"],
     ["speculate", "run", "--drafter", "lookup", "--gamma", "-1"],
     ["speculate", "run", "--drafter", "lookup", "--gamma", "2", "--max-new", "0"],
     ["speculate", "run", "--drafter", "lookup", "--gamma", "2", "--temperature", "nan"],
@@ -183,10 +192,17 @@ def test_a_bad_command_line_is_a_usage_error_not_a_spec_error(argv):
     assert not isinstance(info.value, SpecError)
 
 
-def test_an_unknown_kernel_is_a_usage_error():
-    from catlm.commands import draw
-    with pytest.raises(UsageError, match="unknown kernel 'nope'"):
-        draw.run(build_parser(["draw"]).parse_args(["draw", str(COIN), "-k", "nope", "-o", "-"]))
+@pytest.mark.parametrize("argv", [["draw", str(COIN), "-k", "nope", "-o", "-"],
+                                  ["eval", str(COIN), "-k", "nope"]], ids=lambda a: a[0])
+def test_an_unknown_kernel_is_a_usage_error(argv):
+    args = build_parser(argv[:1]).parse_args(argv)
+    with pytest.raises(UsageError, match="'nope'") as info:
+        args.run(args)
+    assert not isinstance(info.value, SpecError)
+
+
+def test_the_error_classes_are_public():
+    assert catlm.UsageError is UsageError and issubclass(catlm.MissingExtra, ImportError)
 
 
 def test_the_torch_backend_refuses_exact():

@@ -69,6 +69,7 @@ def no_unbounded_search(monkeypatch):
 
 # --- the shapes of issue 12: HMMs and naive Bayes ------------------------------------------------
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kept", [{15}, {0, 15}, set(range(16)), {3, 8}])
 def test_every_hmm_marginal_over_16_steps_is_exact_without_an_exhaustive_search(kept, no_unbounded_search):
     fs.clear_caches()
@@ -119,6 +120,21 @@ def test_opt_einsum_linear_paths_become_ssa_pairs():
     assert cn._ssa([(1,), (0, 1)], 2) == [(0, 1)]
 
 
+def test_the_bounded_search_runs_only_where_the_cheap_orders_leave_room(monkeypatch):
+    searched = []
+    monkeypatch.setitem(cn.STRATEGIES, "random-greedy", lambda c: searched.append(c) or cn.sequential(c))
+    chain = cn.Contraction(((0,),) + tuple((i, i + 1) for i in range(20)), (20,), (3,) * 21)
+    cn.plan(chain)
+    assert searched == []  # vector-matrix products: nothing is larger than a matrix
+    star = cn.Contraction(tuple((0, i) for i in range(1, 9)), tuple(range(1, 9)), (2,) * 9)
+    cn.plan(star)
+    assert searched == []  # naive Bayes: the largest tensor is the output itself
+    monkeypatch.setattr(cn, "_floor", lambda c: 1)  # pretend a smaller plan might exist
+    cn.clear_cache()
+    cn.plan(star)
+    assert searched == [star]
+
+
 def test_plans_are_cached_per_contraction():
     cn.clear_cache()
     c = cn.Contraction(((0,), (0, 1)), (1,), (2, 2))
@@ -158,6 +174,27 @@ def test_every_plan_computes_numpys_einsum(c, seed):
     tensors = [rng.random(tuple(c.sizes[i] for i in term)) for term in c.inputs]
     letter = lambda term: "".join(oe.get_symbol(i) for i in term)  # noqa: E731
     expected = np.einsum(",".join(map(letter, c.inputs)) + "->" + letter(c.output), *tensors)
-    for name in cn._candidates(len(c.inputs)):
+    for name in cn._candidates(len(c.inputs)) + (("random-greedy",) if len(c.inputs) > cn.OPTIMAL_MAX else ()):
         path = cn.cost(c, cn.STRATEGIES[name](c), name)
         np.testing.assert_allclose(cn.contract(c, path, tensors, np.einsum), expected, rtol=1e-10)
+
+
+def test_numpy_and_torch_plan_with_the_one_planner_and_refuse_at_the_same_budget():
+    """The exact marginal of the same diagram: the same plan, the same predicted bytes (float64)."""
+    torch = pytest.importorskip("torch", reason="the torch backend needs torch (pip install catlm[torch])")
+    from catlm.backends.torch import compile_torch
+    d = typecheck(hmm(12, {0, 11}))
+    need = cn.budget_bytes(cn.plan(fs.plan_of(d.wiring).contraction), 0, 8)
+    planned = []
+    original = cn.plan
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cn, "plan", lambda c: planned.append(c) or original(c))
+        with pytest.raises(BudgetError, match="would need"):
+            compile(d, params={k: v.astype(float) for k, v in HMM.items()}, budget=need - 1)
+        module = compile_torch(d, params={k: v.astype(float) for k, v in HMM.items()}, dtype=torch.float64,
+                               budget=need - 1)
+        with pytest.raises(BudgetError, match="would need"):
+            module.probs()
+        out = module.probs(budget=need)
+    assert len(planned) == 3  # numpy once, torch twice (refused, then run)
+    np.testing.assert_allclose(out.detach().numpy(), forward(12, [0, 11]).astype(float), rtol=1e-12)

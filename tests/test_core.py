@@ -83,6 +83,16 @@ def test_isomorphism_with_repeated_generators():
     assert copy(A) >> (h @ identity(A)) != copy(A) >> (identity(A) @ h)
 
 
+def test_a_diagram_nested_thousands_deep_is_read_without_recursion():
+    x = Box("s", I, A)
+    for i in range(3_000):  # (x @ e) >> g: every step nests the last one a level deeper
+        x = (x @ Box(f"e{i}", I, A)) >> Box(f"g{i}", A @ A, A)
+    typed = typecheck(x)
+    assert len(typed.wiring.steps) == 6_001 and typed.dom == I and typed.cod == A
+    assert x.expr.startswith("(" * 2_999 + "s @ e0 >> g0) @ e1 >> g1) @ e2 >> g2)")  # @ binds tighter
+    assert x.expr.endswith(") @ e2999 >> g2999")
+
+
 def test_composition_does_not_build_graphs():
     d = (f @ h) >> (g @ h)
     assert "graph" not in d.__dict__ and "graph" not in Diagram.of(f).__dict__

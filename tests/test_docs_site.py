@@ -49,11 +49,13 @@ def site(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_site_builds_strictly(site):
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     assert "run_demo" in api and "nll_decomposition" in api
 
 
+@pytest.mark.slow  # builds the site with mkdocs
 def test_api_examples_render_as_code(site):
     """``>>>`` lines are code, not Markdown block quotes nested one level per ``>``."""
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
@@ -69,6 +71,7 @@ def test_doctest_fences_wrap_each_example_and_leave_prose():
     assert fence_doctests(fenced) == fenced
 
 
+@pytest.mark.slow  # builds the site with mkdocs
 def test_diagrams_are_drawn_at_build_time(site):
     svgs = sorted(p.name for p in (site / "images" / "diagrams").glob("*.svg"))
     assert "coin-joint.svg" in svgs and "lm-gen.svg" in svgs
@@ -104,6 +107,7 @@ def open_page(driver, page: str, ready: str):
     return driver
 
 
+@pytest.mark.slow  # builds the site with mkdocs
 @pytest.mark.parametrize("page", ["finstoch", "decoding"])
 def test_formulas_are_typeset(browser, page):
     """Every arithmatex span becomes KaTeX output, with no parse error left on the page."""
@@ -117,6 +121,7 @@ def test_formulas_are_typeset(browser, page):
         driver.save_screenshot(str(Path(os.environ["CATLM_SCREENSHOTS"]) / f"{page or 'index'}.png"))
 
 
+@pytest.mark.slow  # builds the site with mkdocs
 @pytest.mark.parametrize("page, least", [("drawing", 5), ("tutorial", 8), ("", 1)])
 def test_figures_load(browser, page, least):
     """Each picture the page shows is fetched and decoded (a broken image has natural width 0)."""

@@ -19,8 +19,14 @@ WITHOUT_EXAMPLES = {
     **dict.fromkeys(["catlm.cli", "catlm.commands.analyze", "catlm.commands.check", "catlm.commands.eval",
                      "catlm.commands.laws", "catlm.commands.sample", "catlm.commands.speculate",
                      "catlm.commands.train", "catlm.commands.convert", "catlm.commands.score",
-                     "catlm.commands.generate"], "a CLI subcommand: docs/cli.md and the CLI tests"),
+                     "catlm.commands.generate"],
+                    "a CLI subcommand: docs/cli.md and the CLI tests"),
     **dict.fromkeys(["catlm.commands", "catlm.core", "catlm.data"], "a package that only re-exports"),
+    "catlm.commands.experiment": "a CLI subcommand: docs/cli.md and tests/test_experiments.py",
+    **dict.fromkeys([f"catlm.experiments.{name}" for name in ("cca_surrogate", "dirichlet_energy",
+                     "drafter_entropy", "entropy_convergence", "spectral_alignment")],
+                    "an experiment: run end to end by tests/test_experiments.py"),
+    "catlm.pytest_plugin": "a pytest plugin: exercised by tests/test_pytest_plugin.py",
 }
 
 

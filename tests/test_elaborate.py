@@ -246,3 +246,13 @@ def test_a_power_of_a_kernel_between_different_objects_is_refused():
     with pytest.raises(WiringError, match="a power repeats a kernel from an object to itself") as err:
         kernel("kernel t = f^2")
     assert err.value.span.column == 12
+
+
+@pytest.mark.parametrize("body", ["h^999999999999999999", "(h^60000)^1", "(h >> h)^25001"])
+def test_an_expansion_past_the_limit_is_refused_where_it_is_declared(body):
+    from catlm.core.check import MAX_GENERATORS
+    from catlm.errors import BudgetError
+    with pytest.raises(BudgetError, match=f"more than the {MAX_GENERATORS:,}") as err:
+        kernel(f"kernel t = {body}")
+    assert err.value.span.line == HEADER.count("\n") + 1
+    assert len(kernel("kernel t = h^50000").diagram.generators) == MAX_GENERATORS

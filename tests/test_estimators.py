@@ -269,6 +269,7 @@ def test_bad_inputs_raise_catlm_errors(bigram):
         load_run("/nonexistent/folder")
 
 
+@pytest.mark.slow
 def test_a_checkpoint_loads_to_the_same_kernel(tmp_path):
     from catlm.data.tokenizers import CharTokenizer
     from catlm.models.training import TrainConfig, train

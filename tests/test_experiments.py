@@ -95,6 +95,7 @@ def test_entropy_converges_for_the_tabular_model(tmp_path):
     assert history[-1]["kl"] < history[0]["kl"]
 
 
+@pytest.mark.slow
 def test_drafter_and_verifier_entropies(tmp_path):
     data = run("drafter_entropy", tmp_path, "--synthetic")
     for r in data["rows"]:

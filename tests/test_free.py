@@ -7,6 +7,7 @@ from collections import Counter
 from fractions import Fraction as Q
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -116,6 +117,7 @@ def _rename(term, old):
     return ("box", old + "_") if term == ("box", old) else term
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(pairs())
 def test_free_equality_is_sound_and_refutations_are_checked_by_counter_models(pair):

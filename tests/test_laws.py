@@ -289,3 +289,18 @@ def test_an_instance_verdict_names_the_params_file(coin, tmp_path, capsys):
     assert rows["wrong"]["scope"] == "this instance"
     assert rows["wrong"]["detail"] == f"at (heads) -> (heads): 0.9 vs 1; on params {npz} with p = 1/3"
     assert rows["causal"]["scope"] == "proved"
+
+
+def test_a_module_whose_signature_is_a_function_is_deterministic(tmp_path):
+    from catlm.elaborate import load
+    path = tmp_path / "lm.cat"
+    path.write_text("object Tok = fin 50\nobject E = real 8\nobject H = real 8\n"
+                    "kernel emb : Tok* -> E* = embedding(dim=8)\n"
+                    "kernel head : H -> Tok = linear_softmax()\n"
+                    "law emb_natural : emb >> copy == copy >> (emb @ emb)\n"
+                    "law head_natural : head >> copy == copy >> (head @ head)\n")
+    r = {x.name: x for x in decide(load(path))}
+    assert (r["emb_natural"].holds, r["emb_natural"].scope) == (True, Scope.PROVED)
+    head = r["head_natural"]
+    assert (head.holds, head.scope) == (False, Scope.COUNTER_MODEL)
+    assert dict(head.counterexample.sets) == {"H": 2, "Tok": 2}  # real and large sets, made small

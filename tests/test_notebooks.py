@@ -50,12 +50,14 @@ def test_stored_executed_with_a_figure(name):
     assert not any(re.search(r"^\s*(def|class) ", "".join(c["source"]), re.M) for c in code)
 
 
+@pytest.mark.slow
 def test_01_language(tmp_path):
     out = execute("01_language.ipynb", tmp_path)
     assert "joint : I -> Coin @ Coin" in out
     assert "all as stated: True" in out and "B is not A" in out
 
 
+@pytest.mark.slow
 def test_02_exact_kernels(tmp_path):
     out = execute("02_exact_kernels.ipynb", tmp_path)
     # p = 1/3: (1/3)(9/10), (1/3)(1/10), (2/3)(1/5), (2/3)(4/5), printed as a labelled table
@@ -64,6 +66,7 @@ def test_02_exact_kernels(tmp_path):
     assert "equals gen @ gen: True" in out
 
 
+@pytest.mark.slow
 def test_03_entropy_nll(tmp_path):
     out = execute("03_entropy_nll.ipynb", tmp_path)
     gap = float(re.search(r"CE - KL - H = (\S+)", out).group(1))
@@ -73,6 +76,7 @@ def test_03_entropy_nll(tmp_path):
     assert "CE = KL + H along the path: True" in out
 
 
+@pytest.mark.slow
 def test_04_surplus_speculative(tmp_path):
     out = execute("04_surplus_speculative.ipynb", tmp_path)
     for value, bound in re.findall(r"surplus (\S+) <= bound (\S+)", out):
@@ -82,6 +86,7 @@ def test_04_surplus_speculative(tmp_path):
     assert "acceptance = 1 - TV exactly: True" in out
 
 
+@pytest.mark.slow
 def test_05_geometry_alignment(tmp_path):
     out = execute("05_geometry_alignment.ipynb", tmp_path)
     assert "g* = E[score scoreᵀ]: True" in out and "numerical_rank=4" in out

@@ -6,17 +6,14 @@ is a spec whose modules build, and an argument the registry refuses is refused b
 """
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from catlm.core.types import Finite, Real, Seq, Ty
 from catlm.errors import SpecError, WiringError
 from catlm.core.signatures import SIGNATURES, Call, bind
 
-ROOT = Path(__file__).resolve().parents[1]
+from no_torch import run_without_torch  # noqa: E402
+
 TOK, E, H = Finite.range("Tok", 50), Real("E", 16), Real("H", 16)
 
 
@@ -25,18 +22,11 @@ def call(name: str, dom, cod, **args) -> Call:
 
 
 def test_signatures_import_and_bind_without_torch():
-    code = ("import sys, importlib.abc\n"
-            "class NoTorch(importlib.abc.MetaPathFinder):\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] == 'torch':\n"
-            "            raise ImportError('torch is blocked for this test')\n"
-            "sys.meta_path.insert(0, NoTorch())\n"
-            "from catlm.core.types import Finite, Real, Seq\n"
-            "from catlm.core.signatures import Call, bind\n"
-            "tok, e = Finite.range('Tok', 5), Real('E', 4)\n"
-            "print(bind(Call('emb', 'embedding', (('dim', 4),), Seq('Tok*', tok), Seq('E*', e))))\n")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                            check=False)
+    result = run_without_torch(
+        "from catlm.core.types import Finite, Real, Seq\n"
+        "from catlm.core.signatures import Call, bind\n"
+        "tok, e = Finite.range('Tok', 5), Real('E', 4)\n"
+        "print(bind(Call('emb', 'embedding', (('dim', 4),), Seq('Tok*', tok), Seq('E*', e))))\n")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "{'dim': 4, 'positions': 'learned', 'context': 1024, 'dropout': 0.0}"
 

@@ -167,6 +167,7 @@ def first_token_law(law: dict) -> dict:
     return first
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(LAWS))
 def test_first_tokens_follow_the_target_law(target, drafters, name):
     sampling = LAWS[name]
@@ -176,6 +177,7 @@ def test_first_tokens_follow_the_target_law(target, drafters, name):
     assert chi_square_test(pairs, law).pvalue > 1e-4
 
 
+@pytest.mark.slow
 def test_a_wrong_verifier_fails_the_same_test(target, drafters):
     sampling = LAWS["lm"]
     law = exact_two_token_law(target, PROMPT, sampling)
@@ -360,6 +362,7 @@ def test_ngram_drafter_counts_agree_with_ngram_source():
     assert np.allclose(q, source.kernel()[source.index(tokens[:2])])
 
 
+@pytest.mark.slow
 def test_hidden_state_head_learns_from_the_target_samples(target):
     sequences = target_samples(target, count=32, length=24, seed=0)
     assert sequences.shape == (32, 24)
@@ -515,9 +518,15 @@ def test_speculate_command_lm_drafter_and_errors(checkpoint, capsys):
                  "--gamma", "2"]) == 1
 
 
-def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, tmp_path, capsys):
+def fresh_run(checkpoint: Path, tmp_path: Path) -> Path:
+    """A copy of the module's run folder without the drafter head other tests saved in it."""
     run = tmp_path / "run"
-    shutil.copytree(checkpoint, run)
+    shutil.copytree(checkpoint, run, ignore=shutil.ignore_patterns("drafter-head"))
+    return run
+
+
+def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, tmp_path, capsys):
+    run = fresh_run(checkpoint, tmp_path)
     head = run / "drafter-head"
 
     def speculate(steps: int) -> tuple[dict, str]:
@@ -547,10 +556,17 @@ def test_a_trained_head_is_saved_in_the_run_folder_and_trained_once(checkpoint, 
 
 
 def test_a_head_that_cannot_be_saved_is_used_and_said(checkpoint, tmp_path, capsys):
-    run = tmp_path / "run"
-    shutil.copytree(checkpoint, run)
+    run = fresh_run(checkpoint, tmp_path)
     (run / "drafter-head").write_text("a file where the head's folder would go")
     assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--max-new", "10",
                  "--prompt", "to be", "--head-steps", "5"]) == 0
     err = capsys.readouterr().err
     assert "note: the drafter head is not kept" in err and "Traceback" not in err
+
+
+def test_speculate_checks_its_prompt_before_training_a_head(checkpoint, tmp_path, capsys):
+    run = fresh_run(checkpoint, tmp_path)
+    assert main(["speculate", str(run), "--drafter", "head", "--gamma", "3", "--prompt", ""]) == 1
+    err = capsys.readouterr().err
+    assert "the prompt is empty" in err and "training" not in err
+    assert not (run / "drafter-head").exists()

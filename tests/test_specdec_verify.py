@@ -78,6 +78,7 @@ def blocks():
     return _run(verify, gamma=3, state=0, draws=20_000, seed=2024)
 
 
+@pytest.mark.slow
 def test_first_two_emitted_tokens_pass_a_chi_square_test_against_the_target(blocks):
     rng = np.random.default_rng(7)
     extended = [b if len(b) > 1 else (b[0], int(rng.choice(4, p=P[b[0]]))) for b in blocks]
@@ -93,6 +94,7 @@ def test_whole_blocks_pass_a_chi_square_test_against_the_block_law(blocks):
     assert result.pvalue > 1e-3 and result.dof > 10
 
 
+@pytest.mark.slow
 def test_the_chi_square_test_rejects_the_wrong_law_and_a_broken_verifier(blocks, monkeypatch):
     assert chi_square_test([b[0] for b in blocks], Q[0]).pvalue < 1e-12
     monkeypatch.setattr(rejection, "residual", lambda p, q: np.asarray(p))  # resample from p

@@ -353,6 +353,7 @@ statements = st.one_of(
 specs = st.lists(statements, max_size=6).map(lambda ss: ast.Spec(tuple(ss)))
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(specs)
 def test_format_then_parse_is_the_identity(spec):

@@ -124,6 +124,7 @@ def test_ten_megabytes_are_refused_at_once(tmp_path):
         parse(path.read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_a_spec_just_under_the_limit_parses(tmp_path):
     block = "\n".join(GOOD_TEXTS)
     copies, size = [], 0

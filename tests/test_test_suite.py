@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
@@ -29,6 +31,7 @@ def _pytest(folder: Path, **env) -> subprocess.CompletedProcess:
                           cwd=folder)
 
 
+@pytest.mark.slow
 def test_a_skip_fails_when_the_run_allows_none(tmp_path):
     (tmp_path / "test_planted.py").write_text(SKIPPING, encoding="utf-8")
     (tmp_path / "test_module.py").write_text('import pytest\npytest.importorskip("no_such_module_x")\n',

@@ -231,6 +231,7 @@ def test_kv_cached_generation_equals_uncached_on_the_compiled_lm():
     torch.testing.assert_close(runs[0].logprobs, runs[1].logprobs, atol=1e-5, rtol=0)
 
 
+@pytest.mark.slow
 def test_the_compiled_lm_works_under_torch_compile_when_available():
     module = small_lm()
     idx = torch.randint(0, 11, (2, 8))

@@ -129,6 +129,7 @@ def train_argv(spec, corpus, out, steps=120) -> list[str]:
             "--out", str(out), "--json", *FAST]
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_reaches_the_uninterrupted_parameters(spec, corpus, tmp_path, capsys):
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "catlm", *train_argv(spec, corpus, killed)], cwd=ROOT,
@@ -186,6 +187,7 @@ def test_the_bundled_lm_spec_trains_with_a_gpt2_sized_bpe(capsys, corpus, tmp_pa
     assert tables and all(shape == (50257, 256) for shape in tables.values())
 
 
+@pytest.mark.slow
 def test_a_trained_spec_is_read_back_by_every_command(trained, corpus, tmp_path):
     """sample, speculate and analyze all rebuild the compiled spec from the checkpoint alone."""
     from catlm.backends.torch import DiagramModule
@@ -298,6 +300,7 @@ def test_block_defaults_to_the_models_context(words_spec, words, tmp_path):
     assert state["train_config"]["block"] == 16  # the spec's context=16, not a fixed 64
 
 
+@pytest.mark.slow
 def test_decay_steps_extend_a_finished_run_to_the_longer_runs_parameters(words_spec, words, tmp_path, capsys):
     short = tmp_path / "short"
     run_json([*train_words(words_spec, words, short, steps=4), "--json"])
@@ -318,6 +321,7 @@ def test_resume_with_another_corpus_of_the_same_alphabet_size_is_refused(words_s
     assert "this corpus gives a different tokenizer than the run's" in err and "both have" in err
 
 
+@pytest.mark.slow
 def test_progress_off_a_terminal_is_periodic_plain_lines(words_spec, words, tmp_path, capsys):
     assert main([str(a) for a in train_words(words_spec, words, tmp_path / "run", steps=20)]) == 0
     lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train: step")]

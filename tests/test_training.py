@@ -58,6 +58,7 @@ def test_schedule_warmup_then_cosine():
     assert lr_at(100, longer) == pytest.approx(0.1 + 0.45 * (1 + math.cos(math.pi * 0.5)))
 
 
+@pytest.mark.slow
 def test_training_lowers_the_loss_and_writes_artefacts(tmp_path):
     model = fresh_model()
     config = replace(CONFIG, steps=60, eval_interval=20)

@@ -7,8 +7,9 @@ starts from the diagram's own structure: operands come in the schedule's topolog
 absorbing them one by one keeps, at each step, only the wires that cross the cut between what is
 done and what is left. On chains and trees this is the frontier of the diagram (a state through a
 chain of kernels is vector-matrix products, never matrix-matrix). It is compared with opt_einsum's
-greedy order, and for a few operands with the optimal order or a random-greedy search bounded by
-``SEARCH_SECONDS``; the plan with the smaller largest intermediate (then fewer FLOPs) wins. Plans
+greedy order, for a few operands with the optimal order, and, where these leave an intermediate
+larger than the output and every input, with a random-greedy search bounded by ``SEARCH_SECONDS``;
+the plan with the smaller largest intermediate (then fewer FLOPs) wins. Plans
 are cached per contraction, and numpy (``catlm.backends.finstoch``) and torch
 (``catlm.backends.torch_values``) execute the same plan and check the same budget formula,
 ``budget_bytes``.
@@ -147,24 +148,33 @@ STRATEGIES = {"sequential": sequential, "greedy": _opt_einsum(oe.paths.greedy),
 
 
 def _candidates(n: int) -> tuple[str, ...]:
-    """Which orders are tried for ``n`` operands; every search here is bounded in time or size."""
+    """The orders always tried for ``n`` operands: each is cheap, or exhaustive only when n is tiny."""
     if n <= OPTIMAL_MAX:
         return ("sequential", "optimal")
-    if n <= SEARCH_MAX:
-        return ("sequential", "greedy", "random-greedy")
     return ("sequential", "greedy") if n <= GREEDY_MAX else ("sequential",)
 
 
+def _floor(c: Contraction) -> int:
+    """A plan no larger than this is as small as it matters: the output, or the largest input."""
+    return max([c.output_size] + [prod(c.sizes[i] for i in term) for term in c.inputs])
+
+
 def plan(c: Contraction) -> Path:
-    """The cached best of the candidate orders: smallest largest intermediate, then fewest FLOPs."""
+    """The cached best order: smallest largest intermediate, then fewest FLOPs.
+
+    The time-bounded search runs only where the cheap orders leave a largest intermediate above
+    ``_floor`` (a chain or an HMM never needs it).
+    """
     hit = _PLANS.get(c)
     if hit is not None:
         CACHE.hits += 1
         _PLANS.move_to_end(c)
         return hit
     CACHE.misses += 1
-    tries = [cost(c, STRATEGIES[name](c), name) for name in _candidates(len(c.inputs))]
-    best = min(tries, key=lambda p: (p.largest, p.flops))
+    key = lambda p: (p.largest, p.flops)  # noqa: E731
+    best = min((cost(c, STRATEGIES[name](c), name) for name in _candidates(len(c.inputs))), key=key)
+    if OPTIMAL_MAX < len(c.inputs) <= SEARCH_MAX and best.largest > _floor(c):
+        best = min(best, cost(c, STRATEGIES["random-greedy"](c), "random-greedy"), key=key)
     _PLANS[c] = best
     if len(_PLANS) > PLAN_CACHE_SIZE:
         _PLANS.popitem(last=False)

@@ -39,11 +39,10 @@ import numpy as np
 import opt_einsum as oe
 
 from catlm.backends import contraction as cn
-from catlm.core.diagram import Box, Copy, Delete, Diagram, Gen, Given, Step, Swap, Tensor, Then, Wiring
-from catlm.errors import BackendError, BudgetError
+from catlm.core.diagram import Box, Copy, Delete, Step, Swap, Wiring
+from catlm.errors import BackendError
 
 DEFAULT_BUDGET = 2 ** 31           # bytes: 2 GiB
-MAX_GENERATORS = 50_000           # generators a diagram may expand to before it is read as wiring
 EXACT_ENTRY_BYTES = 64             # a pointer plus a small Fraction, a conservative estimate
 PLAN_CACHE_SIZE = 512
 
@@ -166,37 +165,6 @@ def _require_finite(wiring: Wiring) -> None:
                                hint='compile it with backend="torch"')
 
 
-def generator_count(diagram: Diagram) -> int:
-    """How many generators ``diagram`` expands to, counted on its term with shared parts counted once.
-
-    Named kernels share sub-diagrams, so ``k2 = k1 >> k1`` written 60 times is a small term whose
-    wiring would have 2^60 steps: this count is what tells them apart, in time linear in the term.
-    """
-    count: dict[int, int] = {}
-    stack = [(diagram, False)]
-    while stack:
-        d, expanded = stack.pop()
-        if id(d.term) in count:
-            continue
-        parts = (d.term.left, d.term.right) if isinstance(d.term, (Then, Tensor)) else ()
-        if parts and not expanded:
-            stack += [(d, True)] + [(p, False) for p in parts]
-            continue
-        leaf = 1 if isinstance(d.term, Gen) else len(d.term.graph) - 2 if isinstance(d.term, Given) else 0
-        count[id(d.term)] = sum(count[id(p.term)] for p in parts) if parts else leaf
-    return count[id(diagram.term)]
-
-
-def require_size(diagram: Diagram, name: str) -> None:
-    """Refuse, before its wiring is built, a diagram that expands to more than ``MAX_GENERATORS``."""
-    n = generator_count(diagram)
-    if n > MAX_GENERATORS:
-        many = f"about 10^{len(str(n)) - 1}" if n >= 10 ** 12 else f"{n:,}"
-        raise BudgetError(f"`{name}` expands to {many} generators, more than the {MAX_GENERATORS:,} "
-                          "a diagram may have", hint="a kernel used twice in each of many named "
-                          "definitions doubles each time; write the repetition as a power f^n")
-
-
 def plan_of(wiring: Wiring) -> Plan:
     """The cached index plan of a wiring (the cache holds the wiring, so ids are never reused)."""
     hit = _PLANS.get(id(wiring))
@@ -234,7 +202,8 @@ def check_budget(plan: Plan, path: cn.Path, exact: bool, budget: int, name: str)
 
 def _einsum(equation: str, *tensors: np.ndarray) -> np.ndarray:
     """numpy's einsum; BLAS (``optimize``) only where it pays for its own planning."""
-    return np.einsum(equation, *tensors, optimize=sum(t.size for t in tensors) > 4096)
+    out = np.einsum(equation, *tensors, optimize=sum(np.size(t) for t in tensors) > 4096)
+    return np.asarray(out, dtype=np.result_type(*tensors))  # object einsum gives a bare scalar for ()
 
 
 # --- evaluation -----------------------------------------------------------------------------------

@@ -183,7 +183,6 @@ def finstoch(params: Mapping[str, object] | None = None, *, exact: bool = False,
     def arrow(diagram: TypedDiagram) -> Kernel:
         _require_typed(diagram)
         with located(diagram.span):
-            fs.require_size(diagram.diagram, str(diagram))
             plan = fs.plan_of(diagram.wiring)
             array = fs.contract(plan, generator, exact=ring.exact, budget=budget, name=str(diagram))
             return Kernel(ring.tidy(array), _sizes(diagram.dom), _sizes(diagram.cod), atol)
@@ -229,8 +228,6 @@ def compile(diagram: TypedDiagram, backend: str = "numpy", params: Mapping[str, 
     """The diagram's tensor (numpy, sympy) or module (torch); see the module docstring."""
     run = get_backend(backend)
     _require_typed(diagram)
-    with located(diagram.span):
-        fs.require_size(diagram.diagram, str(diagram))
     if backend == "torch":  # exact is a FinStoch notion; the rest carries over unchanged
         if exact:
             raise UsageError('backend="torch" computes in floating point; exact=True cannot be honoured',

@@ -28,7 +28,7 @@ def positive(text: str) -> int:
     """An integer >= 1 (a size or a number of steps)."""
     n = _integer(text)
     if n < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not positive; give an integer >= 1")
+        raise argparse.ArgumentTypeError(f"{text} must be positive: give an integer >= 1")
     return n
 
 

@@ -36,11 +36,11 @@ def run(args: argparse.Namespace) -> int:
     from catlm.backends.params import load_npz
     from catlm.elaborate import load
     from catlm.elaborate.numbers import parse_subs
-    from catlm.errors import SpecError
+    from catlm.errors import UsageError
 
     spec = load(args.file)
     if args.kernel not in spec.kernels:
-        raise SpecError(f"{args.file} has no kernel '{args.kernel}'",
+        raise UsageError(f"{args.file} has no kernel '{args.kernel}'",
                         hint=f"choose from {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
     check_output(kernel, args.budget, OUTPUT_BYTES_PER_ENTRY[args.exact])

@@ -35,7 +35,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON with tokens and log-probabilities")
     spec = parser.add_argument_group("sampling a finite kernel of a .cat file")
     spec.add_argument("-k", "--kernel", metavar="NAME", help="the kernel to sample (CKPT is then a .cat file)")
-    spec.add_argument("-n", "--num", type=int, default=10, help="number of draws (default: 10)")
+    spec.add_argument("-n", "--num", type=positive, default=10, help="number of draws")
     spec.add_argument("--given", nargs="*", default=[], metavar="ELEMENT", help="the input, one element per domain factor")
     spec.add_argument("--subs", nargs="*", default=[], metavar="p=1/3", help="values of declared params")
     spec.add_argument("--params", metavar="P.npz", help="entries of the parameter kernels, by name")
@@ -87,14 +87,12 @@ def sample_spec(args: argparse.Namespace) -> int:
     from catlm.backends.params import load_npz
     from catlm.elaborate import load
     from catlm.elaborate.numbers import parse_subs
-    from catlm.errors import SpecError
+    from catlm.errors import UsageError
 
     spec = load(args.checkpoint)
     if args.kernel not in spec.kernels:
-        raise SpecError(f"{args.checkpoint} has no kernel '{args.kernel}'" if args.kernel else
-                        "sampling a .cat file needs the kernel's name", hint=f"pass -k with one of {', '.join(spec.kernels)}")
-    if args.num < 1:
-        raise SpecError(f"--num {args.num}: the number of draws must be positive", hint="e.g. -n 10")
+        raise UsageError(f"{args.checkpoint} has no kernel '{args.kernel}'" if args.kernel else
+                         "sampling a .cat file needs the kernel's name", hint=f"pass -k with one of {', '.join(spec.kernels)}")
     kernel = spec.kernels[args.kernel]
     given = _input(kernel, args.given)
     functor = finstoch(load_npz(args.params) if args.params else None, exact=True, seed=args.seed,
@@ -107,17 +105,18 @@ def sample_spec(args: argparse.Namespace) -> int:
 
 
 def _input(kernel, given: list[str]) -> tuple[int, ...]:
-    """The indices of the named input elements, one per domain factor."""
-    from catlm.errors import SpecError
+    """The indices of the named input elements, one per domain factor (-k and --given are the
+    command line's: a mismatch is a usage error, the spec is not at fault)."""
+    from catlm.errors import UsageError
 
     if not kernel.dom.is_finite or not kernel.cod.is_finite:
-        raise SpecError(f"{kernel} is not a kernel between finite sets", hint="sample torch models from a checkpoint")
+        raise UsageError(f"{kernel} is not a kernel between finite sets", hint="sample torch models from a checkpoint")
     if len(given) != len(kernel.dom):
-        raise SpecError(f"{kernel} takes {len(kernel.dom)} input elements, --given has {len(given)}",
-                        hint="name one element per domain factor, e.g. --given " +
-                        " ".join(ob.elements[0] for ob in kernel.dom) if len(kernel.dom) else "drop --given")
+        raise UsageError(f"{kernel} takes {len(kernel.dom)} input elements, --given has {len(given)}",
+                         hint="name one element per domain factor, e.g. --given " +
+                         " ".join(ob.elements[0] for ob in kernel.dom) if len(kernel.dom) else "drop --given")
     unknown = [(x, ob) for x, ob in zip(given, kernel.dom) if x not in ob.elements]
     if unknown:
         x, ob = unknown[0]
-        raise SpecError(f"'{x}' is not an element of {ob}", hint=f"choose from {', '.join(ob.elements[:10])}")
+        raise UsageError(f"'{x}' is not an element of {ob}", hint=f"choose from {', '.join(ob.elements[:10])}")
     return tuple(ob.elements.index(x) for x, ob in zip(given, kernel.dom))

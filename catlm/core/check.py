@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from catlm.core.diagram import COD, DOM, Diagram, Given, Tensor, Then, Wiring
+from catlm.core.diagram import COD, DOM, Diagram, Gen, Given, Tensor, Then, Wiring
 from catlm.core.display import Drawable
 from catlm.core.types import Ty
-from catlm.errors import Span, WiringError
+from catlm.errors import BudgetError, Span, WiringError
 
 _WITNESS = object()  # only typecheck holds it, so only typecheck makes a TypedDiagram
 
@@ -72,46 +72,72 @@ class TypedDiagram(Drawable):
 
 def typecheck(diagram: Diagram, *, dom: Ty | None = None, cod: Ty | None = None,
               name: str | None = None, span: Span | None = None) -> TypedDiagram:
-    """Check ``diagram`` (against a declared ``dom -> cod`` when given) or raise ``WiringError``."""
+    """Check ``diagram`` (against a declared ``dom -> cod`` when given) or raise ``WiringError``.
+
+    A diagram that expands to more than ``MAX_GENERATORS`` generators is a ``BudgetError``.
+    """
     diagram = Diagram.of(diagram)
-    parts, seen = _unverified(diagram)
+    parts, counts = _walk(diagram)
     for part in parts:
         _check_graph(part)
-    _remember(seen)
+    _remember(counts)
     _check_declared(diagram, dom, cod, span)
+    _check_size(diagram, counts[id(diagram.term)][1], name, span)
     return TypedDiagram(diagram, name, span or diagram.span, _WITNESS)
 
 
-# Terms already verified (kept alive here, so their ids are never reused): a named kernel used in
-# the next definition is not walked again, and 2,000 definitions each extending the last check in
-# linear time, not quadratic.
-_VERIFIED: OrderedDict[int, object] = OrderedDict()
-VERIFIED_SIZE = 1 << 16
+MAX_GENERATORS = 50_000  # a diagram's expansion; named kernels share parts, so a few lines can
+                         # describe 2^60 generators, which no later stage could read
+KNOWN_SIZE = 1 << 16
+
+# Terms already verified, with their generator counts (each term is kept alive here, so its id is
+# never reused): a named kernel used in the next definition is not walked again, and 2,000
+# definitions each extending the last check in linear time, not quadratic.
+_KNOWN: OrderedDict[int, tuple[object, int]] = OrderedDict()
 
 
-def _unverified(diagram: Diagram) -> tuple[list[Diagram], dict[int, object]]:
-    """The parts given as whole graphs that are not verified yet, and every term walked.
+def generator_count(diagram: Diagram) -> int:
+    """How many generators ``diagram`` expands to, counted on its term, shared parts once."""
+    return _walk(diagram)[1][id(diagram.term)][1]
+
+
+def _walk(diagram: Diagram) -> tuple[list[Diagram], dict[int, tuple[object, int]]]:
+    """The parts given as whole graphs that are not verified yet, and the count of every term.
 
     ``>>`` and ``@`` check the types where they meet and join acyclic graphs into an acyclic
     graph, so only a graph given whole (``Diagram.from_graph``) has ports left to check.
     """
-    parts, seen, stack = [], {}, [diagram]
+    parts, counts, stack = [], {}, [(diagram, False)]
     while stack:
-        d = stack.pop()
-        if id(d.term) in seen or id(d.term) in _VERIFIED:
+        d, expanded = stack.pop()
+        key = id(d.term)
+        if key in counts or key in _KNOWN:
+            counts.setdefault(key, _KNOWN.get(key))
             continue
-        seen[id(d.term)] = d.term
+        halves = (d.term.left, d.term.right) if isinstance(d.term, (Then, Tensor)) else ()
+        if halves and not expanded:
+            stack += [(d, True)] + [(h, False) for h in halves]
+            continue
         if isinstance(d.term, Given):
             parts.append(d)
-        elif isinstance(d.term, (Then, Tensor)):
-            stack += [d.term.left, d.term.right]
-    return parts, seen
+        leaf = 1 if isinstance(d.term, Gen) else len(d.term.graph) - 2 if isinstance(d.term, Given) else 0
+        counts[key] = (d.term, sum(counts[id(h.term)][1] for h in halves) if halves else leaf)
+    return parts, counts
 
 
-def _remember(seen: dict[int, object]) -> None:
-    _VERIFIED.update(seen)
-    while len(_VERIFIED) > VERIFIED_SIZE:
-        _VERIFIED.popitem(last=False)
+def _remember(counts: dict[int, tuple[object, int]]) -> None:
+    _KNOWN.update(counts)
+    while len(_KNOWN) > KNOWN_SIZE:
+        _KNOWN.popitem(last=False)
+
+
+def _check_size(diagram: Diagram, n: int, name: str | None, span: Span | None) -> None:
+    if n > MAX_GENERATORS:
+        many = f"about 10^{len(str(n)) - 1}" if n >= 10 ** 12 else f"{n:,}"
+        raise BudgetError(f"`{name or diagram.label or 'the diagram'}` expands to {many} generators, more "
+                          f"than the {MAX_GENERATORS:,} catlm reads", span or diagram.span,
+                          hint="a kernel used twice in each of several named definitions doubles "
+                               "each time; use fewer repetitions or smaller powers f^n")
 
 
 def _check_graph(diagram: Diagram) -> None:

@@ -8,7 +8,7 @@ an output port of one node to an input port of another and carries an object. Id
 symmetries are wiring alone: a ``Swap`` is a permutation of wires, not a node. So two diagrams are
 equal (``==``) exactly when their port graphs are isomorphic with the boundaries fixed, which is
 equality in the free symmetric monoidal category on the generators (Joyal & Street 1991; Selinger
-2011, §3): the interchange law, associativity, ``swap >> swap == id`` and the naturality of the
+2011): the interchange law, associativity, ``swap >> swap == id`` and the naturality of the
 symmetry hold by construction. Copy and delete are generators here; the comonoid laws and
 discarding are decided in the free Markov category by ``catlm.core.free``.
 
@@ -354,7 +354,11 @@ class Diagram(Drawable):
 
     @cached_property
     def order(self) -> tuple[int, ...]:
-        """Generator nodes in a deterministic topological order (the schedule)."""
+        """Generator nodes in a deterministic topological order (the schedule): the least node
+        first among those ready. A graph read from a term numbers its nodes as it emits them,
+        which is already such an order."""
+        if not isinstance(self.term, Given):
+            return tuple(range(len(self.graph) - 2))
         inner = self.graph.subgraph(n for n in self.graph if n not in (DOM, COD))
         return tuple(nx.lexicographical_topological_sort(inner))
 
@@ -451,6 +455,9 @@ def _flatten(d: Diagram, op: type, named: bool = False) -> list[Diagram]:
     return out
 
 
+_VISIT, _THEN, _JOIN = "visit", "then", "join"  # the tasks of _PortGraph.emit
+
+
 class _PortGraph:
     """Builds one port graph from a term in a single pass; an end is ``(node, port, ob)``."""
 
@@ -465,22 +472,45 @@ class _PortGraph:
         return nx.freeze(self.g)
 
     def emit(self, d: Diagram, ins: list) -> list:
+        """The output ends of ``d`` fed with ``ins``, depth first and left to right, with an explicit
+        stack: a diagram built in a loop such as ``x = (x @ f) >> g`` nests as deep as the loop runs."""
+        values: list[list] = []
+        work: list[tuple] = [(_VISIT, d, ins)]
+        while work:
+            task = work.pop()
+            if task[0] is _THEN:  # the next operand of a chain reads the last one's outputs
+                parts, at = task[1], task[2]
+                if at + 1 < len(parts):
+                    work.append((_THEN, parts, at + 1))
+                work.append((_VISIT, parts[at], values.pop()))
+            elif task[0] is _JOIN:  # a tensor's operands are done: their outputs side by side
+                done = values[len(values) - task[1]:]
+                del values[len(values) - task[1]:]
+                values.append([end for outs in done for end in outs])
+            else:
+                self.visit(task[1], task[2], values, work)
+        return values.pop()
+
+    def visit(self, d: Diagram, ins: list, values: list, work: list) -> None:
         term = d.term
         if isinstance(term, Then):
-            for part in _flatten(d, Then):
-                ins = self.emit(part, ins)
-            return ins
-        if isinstance(term, Tensor):
-            outs, at = [], 0
-            for part in _flatten(d, Tensor):
-                outs += self.emit(part, ins[at:at + len(part.dom)])
+            parts = _flatten(d, Then)
+            values.append(ins)
+            work.append((_THEN, parts, 0))
+        elif isinstance(term, Tensor):
+            parts = _flatten(d, Tensor)
+            work.append((_JOIN, len(parts)))
+            at, slices = 0, []
+            for part in parts:
+                slices.append((_VISIT, part, ins[at:at + len(part.dom)]))
                 at += len(part.dom)
-            return outs
-        if isinstance(term, Wires):
-            return [ins[i] for i in term.permutation]
-        if isinstance(term, Given):
-            return self.splice(term.graph, ins)
-        return self.apply(term.gen, ins)
+            work.extend(reversed(slices))
+        elif isinstance(term, Wires):
+            values.append([ins[i] for i in term.permutation])
+        elif isinstance(term, Given):
+            values.append(self.splice(term.graph, ins))
+        else:
+            values.append(self.apply(term.gen, ins))
 
     def apply(self, gen: Generator, ins: list) -> list:
         if isinstance(gen, Swap) and not self.swaps_as_nodes:
@@ -510,7 +540,21 @@ def _inputs_of(graph: nx.MultiDiGraph, node, ends: dict) -> list:
 
 
 def _text(d: Diagram) -> str:
-    """``a >> b >> c`` and ``a @ b``, parenthesising a composite inside a tensor."""
+    """``a >> b >> c`` and ``a @ b``, parenthesising a composite inside a tensor. The texts of
+    nested composites are made first, innermost first, so no recursion runs as deep as the term."""
+    pending, stack = [], [d]
+    while stack:
+        x = stack.pop()
+        pending.append(x)
+        if isinstance(x.term, (Then, Tensor)):
+            stack += [p for p in _flatten(x, type(x.term), named=True) if "expr" not in p.__dict__
+                      and p.label is None and isinstance(p.term, (Then, Tensor))]
+    for x in reversed(pending[1:]):
+        x.expr  # noqa: B018  cached, its operands' texts already made
+    return _own_text(d)
+
+
+def _own_text(d: Diagram) -> str:
     if isinstance(d.term, Then):
         return " >> ".join(part.expr for part in _flatten(d, Then, named=True))
     if isinstance(d.term, Tensor):

@@ -1,16 +1,16 @@
 """Equality in the free Markov category, decided on labelled hypergraphs (Fritz & Liang 2023).
 
-Fritz & Liang (arXiv 2204.02284, §3–4) describe the morphisms of the free gs-monoidal category on a
+Fritz & Liang (arXiv 2204.02284) describe the morphisms of the free gs-monoidal category on a
 signature as isomorphism classes of cospans ``m -> H <- n`` of labelled hypergraphs: the wires of
 a string diagram are the vertices of ``H``, its boxes the hyperedges; copying a wire is using its
 vertex several times, deleting it is using it never (so the comonoid laws hold by construction),
 ``H`` is acyclic, every vertex is produced at most once (by the input interface or by one
 hyperedge), and the input interface is injective. The free Markov category is its quotient by
-discarding (§4): a hyperedge none of whose outputs is used, directly or through other hyperedges,
+discarding: a hyperedge none of whose outputs is used, directly or through other hyperedges,
 by the output interface is removed (``f >> del == del``: every kernel is total).
 
 A box declared ``deterministic`` satisfies one equation more, naturality of copy
-(``f >> copy == copy >> (f @ f)``; Fritz 2020, Def. 10.1): two applications of the same
+(``f >> copy == copy >> (f @ f)``, Fritz 2020's definition of determinism): two applications of the same
 deterministic box to the same input vertices are one application whose outputs are shared. This
 is the maximal sharing of term graphs for cartesian (all-deterministic) signatures (Corradini &
 Gadducci 1999), applied to the deterministic boxes only.
@@ -43,6 +43,9 @@ import networkx as nx
 
 from catlm.core.diagram import Box, Composable, Copy, Delete, Diagram, Step, Swap
 from catlm.core.types import Ob
+
+
+Deterministic = Callable[[Box], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +112,7 @@ READ: dict[type, Callable[[_Reader, Step], None]] = {
 
 
 def hypergraph(diagram: Composable) -> Hypergraph:
-    """The gs-monoidal hypergraph of a diagram (Fritz & Liang, §3): nothing is removed yet."""
+    """The gs-monoidal hypergraph of a diagram (Fritz & Liang): nothing is removed yet."""
     w = Diagram.of(getattr(diagram, "diagram", diagram)).wiring  # a TypedDiagram reads its diagram
     reader = _Reader(w.wires)
     inputs = tuple(reader.fresh(i) for i in w.inputs)
@@ -122,7 +125,7 @@ def hypergraph(diagram: Composable) -> Hypergraph:
 # --- the normal form ---------------------------------------------------------------------------------
 
 def discard(h: Hypergraph) -> Hypergraph:
-    """Remove every hyperedge whose outputs all go unused (Fritz & Liang, §4: causality)."""
+    """Remove every hyperedge whose outputs all go unused (causality: the free Markov category)."""
     live, kept = set(h.outputs), []
     for e in reversed(h.edges):  # reverse topological: a reader is seen before what it reads
         if live.intersection(e.outs):
@@ -131,7 +134,12 @@ def discard(h: Hypergraph) -> Hypergraph:
     return _compact(Hypergraph(h.vertices, tuple(reversed(kept)), h.inputs, h.outputs))
 
 
-def share(h: Hypergraph) -> Hypergraph:
+def declared(box: Box) -> bool:
+    """A box is deterministic when it is declared so (``kernel f : A -> B deterministic``)."""
+    return box.deterministic
+
+
+def share(h: Hypergraph, deterministic: Deterministic = declared) -> Hypergraph:
     """Merge applications of one deterministic box to the same vertices (copy naturality)."""
     same: dict[int, int] = {}
     first: dict[tuple, Hyperedge] = {}
@@ -139,7 +147,7 @@ def share(h: Hypergraph) -> Hypergraph:
     for e in h.edges:
         e = Hyperedge(e.box, tuple(same.get(v, v) for v in e.ins), e.outs)
         key = (e.box, e.ins)
-        if e.box.deterministic and key in first:
+        if key in first and deterministic(e.box):
             same.update(zip(e.outs, first[key].outs))
             continue
         first.setdefault(key, e)
@@ -148,10 +156,11 @@ def share(h: Hypergraph) -> Hypergraph:
                                tuple(same.get(v, v) for v in h.outputs)))
 
 
-def normal_form(diagram: Composable | Hypergraph) -> Hypergraph:
-    """The diagram's representative in the free Markov category with deterministic boxes."""
+def normal_form(diagram: Composable | Hypergraph, deterministic: Deterministic = declared) -> Hypergraph:
+    """The diagram's representative in the free Markov category with deterministic boxes
+    (those for which ``deterministic`` says so)."""
     h = diagram if isinstance(diagram, Hypergraph) else hypergraph(diagram)
-    return share(discard(h))
+    return share(discard(h), deterministic)
 
 
 def _compact(h: Hypergraph) -> Hypergraph:
@@ -234,11 +243,12 @@ def vf2pp_isomorphic(a: Hypergraph, b: Hypergraph) -> bool:
     return nx.vf2pp_is_isomorphic(ga, gb, node_label="label")
 
 
-def markov_equal(lhs: Composable, rhs: Composable) -> bool:
+def markov_equal(lhs: Composable, rhs: Composable, deterministic: Deterministic = declared) -> bool:
     """Whether ``lhs == rhs`` in the free Markov category on their boxes (deterministic ones
     natural for copy): true exactly when the equation holds in every Markov category, for every
-    interpretation of the boxes that keeps the deterministic ones deterministic."""
+    interpretation of the boxes that keeps the deterministic ones deterministic. Which boxes are
+    deterministic is ``deterministic(box)``: by default, those declared so."""
     lhs, rhs = (Diagram.of(getattr(x, "diagram", x)) for x in (lhs, rhs))
     if (lhs.dom, lhs.cod) != (rhs.dom, rhs.cod):
         return False
-    return isomorphic(normal_form(lhs), normal_form(rhs))
+    return isomorphic(normal_form(lhs, deterministic), normal_form(rhs, deterministic))

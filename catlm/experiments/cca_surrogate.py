@@ -6,6 +6,11 @@ token prototypes u_w = Bᵀ ψ(w) (ψ one-hot), compare the readout directions s
 by principal angles in the Σ_φφ geometry. The surrogate should match CCA exactly; NLL need not.
 
     catlm experiment cca_surrogate [--quick] [--synthetic] [--corpus PATH] [--out DIR]
+
+>>> S = np.diag([4.0, 1.0])
+>>> M = whiten(np.array([[1.0], [1.0]]), S)
+>>> float(np.round((M.T @ S @ M)[0, 0], 12))      # whitened: Mᵀ S M = I
+1.0
 """
 from __future__ import annotations
 

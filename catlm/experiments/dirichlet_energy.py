@@ -7,6 +7,12 @@ the corpus (``--corpus``; a synthetic block source with ``--synthetic``); K = K_
 P_data. Energies are per unit of variance, E_K(φ)/Var_µ(φ), so that directions compare fairly.
 
     catlm experiment dirichlet_energy [--quick] [--synthetic] [--corpus PATH] [--out DIR]
+
+>>> from catlm.experiments.sources import block_source
+>>> law, P = block_source(8, 5, 2, seed=0)
+>>> H, W, b = train_free(law, P, d=2, steps=30, seed=0)
+>>> [row["kernel"] for row in energies(law, P, H, W, b, k=1, seed=0)]
+['bhattacharyya', 'linear']
 """
 from __future__ import annotations
 

@@ -6,6 +6,12 @@ Full-batch gradient descent on the exact NLL of an order-1 source (the corpus, o
 synthetic block source with ``--synthetic``); L_CE = L_KL + H is recorded at every checkpoint.
 
     catlm experiment entropy_convergence [--quick] [--synthetic] [--corpus PATH] [--out DIR]
+
+>>> from catlm.experiments.sources import block_source
+>>> law, P = block_source(6, 4, 2, seed=0)
+>>> history = tabular_run(law, P, steps=50, lr=1.0, marks=[0, 50])
+>>> history[-1]["kl"] < history[0]["kl"], max(h["identity_gap"] for h in history) < 1e-12
+(True, True)
 """
 from __future__ import annotations
 

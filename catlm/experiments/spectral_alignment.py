@@ -8,6 +8,11 @@ choice), K_Lin and K_BC from P_data (non-circular). Scores of ``catlm.analysis.a
 the trained h with contexts permuted.
 
     catlm experiment spectral_alignment [--quick] [--synthetic] [--corpus PATH] [--out DIR]
+
+>>> from catlm.experiments.sources import block_source
+>>> law, P = block_source(8, 5, 2, seed=0)
+>>> [row["kernel"] for row in rows_for("blocks", law, P, d=2, k=1, steps=20, seed=0)]
+['proto (learned W)', 'linear (P_data)', 'bhattacharyya (P_data)']
 """
 from __future__ import annotations
 
