@@ -67,7 +67,7 @@ def _measure(ws: Workspace, loaded, convert_s: float) -> Section:
     answer = tokenizer.decode(plain.tokens).replace("\n", " ")
     markdown = "\n".join([
         f"The packaged GGUF became a run folder of `catlm convert` ({model.head.vocab:,} tokens, d = "
-        f"{model.head.weight.shape[1]}); the same estimators as above read it. Its first {NEW} greedy "
+        f"{model.head.weight.shape[1]}), scored and decoded like any run. Its first {NEW} greedy "
         f"tokens repeating a held-out passage: “{answer}”.", "",
         *markdown_table(Table("SmolLM2-135M-Instruct on the held-out text", ("quantity", "value"), rows)),
         "", "Full measurements: `catlm analyze RUN --corpus shakespeare` (docs/pretrained.md) and "
