@@ -63,6 +63,23 @@ def test_unknown_name_and_bad_options_are_catlm_errors():
         divergence([1.0, 0.0], [1.0], "kl")
 
 
+def test_option_messages_and_the_base():
+    """Each refusal names the divergence and says what to do; a base in (0, 1) is a valid base."""
+    with pytest.raises(SpecError, match="divergence 'tv' takes no alpha") as err:
+        divergence([0.5, 0.5], [0.5, 0.5], "tv", alpha=2.0)
+    with pytest.raises(SpecError, match="divergence 'chi2' is not logarithmic, so base=2") as err:
+        divergence([0.5, 0.5], [0.5, 0.5], "chi2", base=2)
+    assert err.value.hint == "base applies to kl, renyi and js"
+    for bad in (0, -1.0, 1):
+        with pytest.raises(SpecError, match=f"base must be positive and not 1, got {bad}"):
+            divergence([0.5, 0.5], [0.25, 0.75], "kl", base=bad)
+    p, q = np.array([0.5, 0.5]), np.array([0.25, 0.75])
+    nats = divergence(p, q, "renyi", alpha=2.0)
+    assert nats == pytest.approx(math.log(0.5 ** 2 / 0.25 + 0.5 ** 2 / 0.75))       # order 2 by hand
+    assert divergence(p, q, "renyi", alpha=2.0, base=2) == pytest.approx(nats / math.log(2))
+    assert divergence(p, q, "kl", base=0.5) == pytest.approx(divergence(p, q, "kl") / math.log(0.5))
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2 ** 32 - 1), name=st.sampled_from(sorted(DIVERGENCES)),
        alpha=st.sampled_from([0.5, 2.0, 3.0]))

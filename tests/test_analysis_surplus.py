@@ -236,3 +236,46 @@ def test_difference_surplus_projects_onto_the_first_token(name):
     assert s.mi_first == pytest.approx(mi(first), abs=1e-14)
     assert s.value == pytest.approx(mi(block) - mi(first), abs=1e-14)
     assert abs(mi(last) - mi(first)) > 1e-3          # the wrong projection would be seen
+
+
+def test_forms_bases_and_sparse_kernels_agree_with_the_chain_rule_and_each_other():
+    """KL: the difference form equals the chain-rule form; a base rescales the value and the bound;
+    a non-KL divergence on a sparse kernel with labels equals the dense computation."""
+    rng = np.random.default_rng(9)
+    P, successor = order_two_source(rng, 3)
+    law, PK = rng.dirichlet(np.ones(9)), k_step_kernel(P, successor, 2)
+    labels = rng.integers(0, 3, 9)
+    cmi = information_surplus(law, PK, labels)
+    diff = information_surplus(law, PK, labels, form="difference")
+    assert diff.value == pytest.approx(cmi.value, abs=1e-13) and diff.value > 1e-3
+    assert diff.value == pytest.approx(diff.mi_block - diff.mi_first, abs=1e-15)
+    nats = information_surplus(law, PK, labels, form="difference", divergence="renyi", alpha=2.0)
+    bits = information_surplus(law, PK, labels, form="difference", divergence="renyi", alpha=2.0, base=2)
+    for field in ("value", "mi_block", "mi_first", "upper_bound"):
+        assert getattr(bits, field) == pytest.approx(getattr(nats, field) / math.log(2), abs=1e-13), field
+    assert nats.upper_bound == pytest.approx(cmi.upper_bound, abs=1e-13)
+    flat = sp.csr_matrix(PK.reshape(9, -1))
+    for name in ("tv", "hellinger"):
+        dense = information_surplus(law, PK, labels, form="difference", divergence=name)
+        sparse = information_surplus(law, flat, labels, form="difference", divergence=name, steps=2)
+        assert sparse.value == pytest.approx(dense.value, abs=1e-14)
+    with pytest.raises(SpecError, match="form='cmi' is the chain-rule surplus") as err:
+        information_surplus(law, PK, labels, divergence="tv")
+    assert err.value.hint == "use form='difference' for other divergences"
+    with pytest.raises(SpecError, match="unknown form 'chain'; choose from cmi, difference"):
+        information_surplus(law, PK, labels, form="chain")
+
+
+def test_grouping_survives_codes_beyond_two_to_the_62():
+    """Labels so large that their mixed-radix code would overflow int64 are relabelled densely
+    first; the groups must be the distinct pairs, counted here with a set."""
+    from catlm.analysis.surplus import _group
+    rng = np.random.default_rng(3)
+    a = rng.choice([0, 2 ** 40, 2 ** 41 + 7], size=50)
+    b = rng.choice([1, 2 ** 30, 5], size=50)
+    labels, size = _group(a, b)
+    pairs = list(zip(a.tolist(), b.tolist()))
+    assert size >= len(set(pairs)) and len(set(labels.tolist())) == len(set(pairs))
+    for i in range(50):
+        for j in range(50):
+            assert (labels[i] == labels[j]) == (pairs[i] == pairs[j])

@@ -3,6 +3,7 @@ table in a notebook, stay numpy arrays, and printing one is held to the memory b
 from __future__ import annotations
 
 import json
+import sys
 import time
 import xml.etree.ElementTree as ET
 from fractions import Fraction
@@ -97,3 +98,27 @@ def test_exact_output_is_held_to_its_larger_size_per_entry(tmp_path, capsys):
     assert main(["eval", str(path), "-k", "f", "--json", "--budget", str(200 * 96)]) == 0
     assert main(["eval", str(path), "-k", "f", "--json", "--exact", "--budget", str(200 * 96)]) == 1
     assert "--budget 32000" in capsys.readouterr().err  # 200 entries, 160 bytes each
+
+
+def test_exact_values_with_thousands_of_digits_are_printed(tmp_path, capsys):
+    """s >> k^4000 has denominators 2·21^4000 (5,290 digits), past Python's int-to-str limit."""
+    n = 4_000
+    path = tmp_path / "long.cat"
+    path.write_text("object A = {x, y}\nkernel k : A -> A = [[1/3, 2/3], [2/7, 5/7]]\n"
+                    "kernel s : I -> A = [1/2, 1/2]\n"
+                    f"kernel c = s >> {' >> '.join(['k'] * n)}\n", encoding="utf-8")
+    state = [Fraction(1, 2), Fraction(1, 2)]
+    for _ in range(n):                                   # the oracle: the chain by hand
+        state = [state[0] * Fraction(1, 3) + state[1] * Fraction(2, 7),
+                 state[0] * Fraction(2, 3) + state[1] * Fraction(5, 7)]
+    assert main(["eval", str(path), "-k", "c", "--exact", "--json"]) == 0
+    out = capsys.readouterr().out
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)                        # to read the digits back here
+    try:
+        printed = json.loads(out)["array"]
+        assert [Fraction(v) for v in printed] == state and len(printed[0]) > 5_000
+    finally:
+        sys.set_int_max_str_digits(limit)
+    assert main(["eval", str(path), "-k", "c", "--exact"]) == 0
+    assert "Traceback" not in capsys.readouterr().err

@@ -60,8 +60,10 @@ def test_a_chain_of_ten_thousand_kernels_builds_and_typechecks_in_seconds():
     typed = typecheck(chain)
     assert len(typed.wiring.steps) == 10_000 and typed.dom == typed.cod == A
     assert chain.expr.startswith("h >> k0 >> k1 >> ") and chain.expr.endswith(" >> k9998")
-    assert built < 2.0, f"building took {built:.1f} s"  # a >> is constant time; 800 took 11 s
-    assert time.perf_counter() - start < 20.0
+    # a hang guard, not a speed goal (benchmarks/scale.py measures): the quadratic composition
+    # this replaced took 11 s for 800 kernels, so half an hour for these 10,000
+    assert built < 30.0, f"building took {built:.1f} s"
+    assert time.perf_counter() - start < 120.0
 
 
 def test_long_chains_compare_in_linear_time():
@@ -72,7 +74,7 @@ def test_long_chains_compare_in_linear_time():
         return out >> Box(last, A, A)
     start = time.perf_counter()
     assert chain("end") == chain("end") and chain("end") != chain("other")
-    assert time.perf_counter() - start < 30.0  # networkx's VF2 alone took minutes
+    assert time.perf_counter() - start < 120.0  # a hang guard: networkx's VF2 alone took minutes
 
 
 def test_isomorphism_with_repeated_generators():

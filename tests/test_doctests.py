@@ -27,6 +27,7 @@ WITHOUT_EXAMPLES = {
                      "drafter_entropy", "entropy_convergence", "spectral_alignment")],
                     "an experiment: run end to end by tests/test_experiments.py"),
     "catlm.pytest_plugin": "a pytest plugin: exercised by tests/test_pytest_plugin.py",
+    "catlm.demo.pretrained": "needs a packaged pretrained model: run by the demo and its tests",
 }
 
 

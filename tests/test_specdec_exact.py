@@ -97,3 +97,23 @@ def test_bad_inputs_raise_catlm_errors():
         speculative_kernel([0.5, 0.5], [0.2, 0.3, 0.5])
     with pytest.raises(KernelError, match="mix"):
         overlap([F(1, 2), F(1, 2)], [0.5, 0.5])
+
+
+def test_a_bad_law_is_named_in_the_error():
+    from catlm.errors import KernelError
+    with pytest.raises(KernelError, match=r"^p is not a Markov kernel: the law sums to 1.1"):
+        total_variation([0.5, 0.6], [0.5, 0.5])
+    with pytest.raises(KernelError, match=r"^q is not a Markov kernel: the law sums to 1.3"):
+        total_variation([0.5, 0.5], [0.7, 0.6])
+
+
+def test_one_target_row_broadcasts_against_several_draft_rows_and_back():
+    """(V,) against (2, V) in either order: every output has the broadcast shape (2, V), and the
+    verified output is still the target's law, row by row (Leviathan et al. 2023, Thm 1)."""
+    p = np.array([0.5, 0.3, 0.2])
+    q = np.array([[0.2, 0.3, 0.5], [0.6, 0.2, 0.2]])
+    expected = np.array([[1.0, 1.0, 0.4], [0.5 / 0.6, 1.0, 1.0]])
+    np.testing.assert_allclose(accept_probability(p, q), expected, atol=1e-15)
+    np.testing.assert_allclose(accept_probability(q, p), np.minimum(1, q / p), atol=1e-15)
+    np.testing.assert_allclose(speculative_kernel(p, q), np.tile(p, (2, 1)), atol=1e-15)
+    np.testing.assert_allclose(speculative_kernel(q, p), q, atol=1e-15)

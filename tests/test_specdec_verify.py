@@ -131,3 +131,33 @@ def test_bad_inputs_raise_catlm_errors():
         verify(p_rows, q_rows, [0], [0.1, 1.0])
     with pytest.raises(WiringError, match=r"q_rows of shape \(2, V\)"):
         verify(p_rows, q_rows, [0, 0], [0.1, 0.1, 0.1])
+
+
+def test_bad_rows_are_named_in_the_error():
+    with pytest.raises(KernelError, match=r"^p_rows is not a Markov kernel: row 0 sums to 1.1"):
+        verify(np.array([[0.5, 0.6], [0.5, 0.5]]), np.array([[0.5, 0.5]]), [0], [0.1, 0.2])
+    with pytest.raises(KernelError, match=r"^q_rows is not a Markov kernel: row 0 sums to 1.3"):
+        verify(np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[0.7, 0.6]]), [0], [0.1, 0.2])
+
+
+def test_every_refusal_of_verify_says_what_is_wrong():
+    p2, q1 = np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[0.5, 0.5]])
+    with pytest.raises(WiringError, match="^p_rows has 2 tokens but q_rows has 3"):
+        verify(p2, np.array([[0.2, 0.3, 0.5]]), [0], [0.1, 0.2])
+    with pytest.raises(KernelError, match="^p_rows and q_rows mix exact"):
+        verify(p2, np.array([[F(1, 2), F(1, 2)]], dtype=object), [0], [0.1, 0.2])
+    with pytest.raises(WiringError, match=r"^2 drafted tokens need p_rows of shape \(3, V\) and q_rows of "
+                                          r"shape \(2, V\); got \(2, 2\) and \(1, 2\)"):
+        verify(p2, q1, [0, 1], [0.1, 0.2, 0.3])
+    with pytest.raises(WiringError, match=r"need p_rows of shape \(2, V\)"):
+        verify(np.array([[0.5, 0.5]] * 3), np.array([[0.5, 0.5]] * 2)[:1], [0], [0.1, 0.2])
+    for token in (2, -1):                         # outside the vocabulary of 2 tokens
+        with pytest.raises(KernelError, match=f"^drafted token {token} at position 0 has draft probability 0") as err:
+            verify(p2, q1, [token], [0.1, 0.2])
+        assert err.value.hint == "q_rows must be the laws the drafted tokens were sampled from"
+    with pytest.raises(KernelError, match="drafted token 1 at position 0"):
+        verify(p2, np.array([[1.0, 0.0]]), [1], [0.1, 0.2])
+    for bad in ([-0.1, 0.2], [0.1, 1.0]):
+        with pytest.raises(SpecError, match=r"^uniforms must lie in \[0, 1\)$"):
+            verify(p2, q1, [0], bad)
+    assert verify(p2, q1, np.array([1.0]), [0.1, 0.2]).tolist() == [1, 0]   # tokens read as integers

@@ -221,6 +221,8 @@ def contract(c: Contraction, path: Path, tensors: Sequence, einsum: Einsum):
         values[step.left] = values[step.right] = None
         values.append(einsum(_equation((terms[step.left], terms[step.right]), step.keep), left, right))
         terms.append(step.keep)
+    if terms[-1] == c.output:  # already the result, axes in order
+        return values[-1]
     return einsum(_equation((terms[-1],), c.output), values[-1])
 
 

@@ -201,9 +201,19 @@ def check_budget(plan: Plan, path: cn.Path, exact: bool, budget: int, name: str)
 
 
 def _einsum(equation: str, *tensors: np.ndarray) -> np.ndarray:
-    """numpy's einsum; BLAS (``optimize``) only where it pays for its own planning."""
-    out = np.einsum(equation, *tensors, optimize=sum(np.size(t) for t in tensors) > 4096)
-    return np.asarray(out, dtype=np.result_type(*tensors))  # object einsum gives a bare scalar for ()
+    """One step: numpy's C einsum when small, opt_einsum's (BLAS, broadcasting) where it pays off."""
+    dtype = np.result_type(*tensors)
+    if _flops(equation, tensors) > 1 << 16:
+        out = oe.contract(equation, *tensors, backend="object" if dtype == object else "numpy")
+    else:
+        out = np.einsum(equation, *tensors)
+    return np.asarray(out, dtype=dtype)  # object einsum gives a bare scalar for ()
+
+
+def _flops(equation: str, tensors) -> int:
+    """The product of the sizes of every index of one step: the multiplications it does."""
+    size = {i: n for term, t in zip(equation.split("->")[0].split(","), tensors) for i, n in zip(term, np.shape(t))}
+    return prod(size.values())
 
 
 # --- evaluation -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ I    1/3    2/3
 from __future__ import annotations
 
 import html
+import sys
 from dataclasses import dataclass
 from itertools import product
 from math import prod
@@ -123,7 +124,22 @@ class LabelledKernel(NDArrayOperatorsMixin):
 
 def show(x) -> str:
     """An entry as text: floats to 6 significant digits, exact values as they are (``1/3``)."""
-    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else str(x)
+    return f"{x:.6g}" if isinstance(x, (float, np.floating)) else exact_text(x)
+
+
+def exact_text(x) -> str:
+    """An exact value as text, however many digits it has. Python refuses to print an int of more
+    than ``sys.get_int_max_str_digits()`` digits, a guard against parsing untrusted text; the
+    numbers printed here are catlm's own results (a long exact chain has thousands of digits)."""
+    try:
+        return str(x)
+    except ValueError:
+        limit = sys.get_int_max_str_digits()
+        sys.set_int_max_str_digits(0)
+        try:
+            return str(x)
+        finally:
+            sys.set_int_max_str_digits(limit)
 
 
 def _label(axes: tuple[tuple[str, ...], ...], i: int | None) -> str:

@@ -14,6 +14,7 @@ from math import prod
 
 import numpy as np
 
+from catlm.backends.labelled import exact_text
 from catlm.commands import add_parameter_options
 
 HELP = "evaluate a kernel of a .cat file as an exact or float stochastic tensor"
@@ -79,4 +80,4 @@ def as_json(labelled) -> dict:
 
 def _plain(x):
     """A JSON value: floats stay numbers, exact values become their text (``"1/3"``)."""
-    return float(x) if isinstance(x, (float, np.floating)) else str(x)
+    return float(x) if isinstance(x, (float, np.floating)) else exact_text(x)

@@ -4,8 +4,9 @@ Arithmetic is built from the syntax tree node by node: nothing here evaluates te
 never run code. Rational arithmetic stays in ``Fraction``; a param or a function such as
 ``sqrt`` moves the value into sympy, which keeps it exact and symbolic. A tiny text can ask for a
 huge number (``1e999999999``, ``((10^1000)^1000)^1000``), so the size of every result is bounded
-before it is computed (``MAX_BITS``). Whether the values make a Markov kernel (finite, real,
-non-negative, rows summing to 1) is decided for the whole literal by ``catlm.elaborate.literals``.
+before it is computed (``MAX_BITS``), and a value that is not a finite real number (``log(0)``,
+``sqrt(-1)``) is a ``SpecError`` at the term that made it; whether the values make a Markov kernel
+(non-negative, rows summing to 1) is decided for the whole literal by ``catlm.elaborate.literals``.
 
 >>> from catlm.syntax import ast
 >>> value(ast.BinOp("-", ast.Number("1"), ast.BinOp("/", ast.Number("9"), ast.Number("10"))), {})
@@ -53,7 +54,7 @@ def _number(node: ast.Number, args, params) -> Exact:
         x = Fraction(node.text)
     except (ValueError, ZeroDivisionError):
         raise SpecError(f"'{node.text}' is not a number", node.span) from None
-    return int(x) if x.denominator == 1 else x
+    return int(x) if x.denominator == 1 else x  # a decimal is finite and real
 
 
 def _param(node: ast.ParamRef, args, params) -> Exact:
@@ -77,7 +78,7 @@ def _binop(node: ast.BinOp, args, params) -> Exact:
         left = Fraction(left)  # int / int is a float in Python; a literal stays exact
     if node.op in "*/" and _bits(left) + _bits(right) > MAX_BITS:
         raise _too_large(node)
-    return _simplify(_integral(OPERATORS[node.op](_lift(left, right), _lift(right, left))))
+    return _checked(node, _simplify(_integral(OPERATORS[node.op](_lift(left, right), _lift(right, left)))))
 
 
 def _integral(x: Exact) -> Exact:
@@ -98,7 +99,7 @@ def _power(node: ast.BinOp, base: Exact, exponent: Exact) -> Exact:
                         f"{MAX_EXPONENT})", node.span)
     if not isinstance(exponent, int) and _bits(base) + _bits(exponent) > MAX_BITS:
         raise _too_large(node)
-    return _simplify(sympy.Pow(_sym(base), _sym(exponent)))
+    return _checked(node, _simplify(sympy.Pow(_sym(base), _sym(exponent))))
 
 
 def _bits(x: Exact) -> int:
@@ -121,7 +122,19 @@ def _call(node: ast.Call, args, params) -> Exact:
         raise SpecError(f"{node.func} takes one argument, got {len(args)}", node.span)
     if _bits(args[0]) > MAX_BITS // 16:  # sympy factors a rational under sqrt and log
         raise _too_large(node, MAX_BITS // 16)
-    return _simplify(FUNCTIONS[node.func](_sym(args[0])))
+    return _checked(node, _simplify(FUNCTIONS[node.func](_sym(args[0]))))
+
+
+def _checked(node, x: Exact) -> Exact:
+    """``x`` if it is a finite real number (or may be one, for some values of the params)."""
+    if isinstance(x, sympy.Basic):
+        if x.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo) or x.is_finite is False:
+            raise SpecError(f"`{format_num(node)[:40]}` is not a finite number (it is {x})", node.span,
+                            hint="a kernel entry is a probability (log(0) and 0/0 are not)")
+        if x.is_extended_real is False:
+            raise SpecError(f"`{format_num(node)[:40]}` is not a real number (it is {x})", node.span,
+                            hint="a kernel entry is a probability")
+    return x
 
 
 def _sym(x: Exact) -> sympy.Expr:
