@@ -36,17 +36,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from catlm.analysis.report import plain, write_report
-    from catlm.errors import SpecError
+    from catlm.errors import UsageError
     target = Path(args.target)
     out = Path(args.out or Path("reports") / "analyze" / target.stem)
     if target.is_file() and target.suffix == ".cat":
         report = spec_report(args, out)
     elif target.is_dir():
         if not args.corpus:
-            raise SpecError("analyzing a checkpoint needs --corpus PATH (or --corpus shakespeare)")
+            raise UsageError("analyzing a checkpoint needs --corpus PATH (or --corpus shakespeare)")
         report = checkpoint_report(args, out)
     else:
-        raise SpecError(f"{str(target)!r} is neither a .cat file nor a checkpoint folder",
+        raise UsageError(f"{str(target)!r} is neither a .cat file nor a checkpoint folder",
                         hint="pass examples/bigram.cat or the --out folder of a training run")
     write_report(report, out)
     print(json.dumps(plain(report.data), indent=1) if args.json else f"report written to {out / 'report.md'}")
