@@ -34,6 +34,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/finstoch.py
 	$(BIN)/python benchmarks/torch_lm.py
 	$(BIN)/python benchmarks/specdec.py
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/surplus.py
+	$(BIN)/python benchmarks/real_llm.py --threads 1
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict

@@ -51,14 +51,14 @@ INSTRUCTIONS = ("Repeat the passage above word for word.",
 
 @dataclass(frozen=True)
 class Settings:
-    new_tokens: int = 128
-    passage_tokens: int = 160
-    prompts: int = 3
+    new_tokens: int = 64
+    passage_tokens: int = 96
+    prompts: int = 2
     gamma: int = 4
     head_gamma: int = 3
-    head_sequences: int = 192
-    head_length: int = 64
-    head: HeadTraining = HeadTraining(steps=300, batch=8, lr=1e-3, embedding_from_head=True)
+    head_sequences: int = 64
+    head_length: int = 48
+    head: HeadTraining = HeadTraining(steps=80, batch=4, lr=2e-3, embedding_from_head=True)
 
 
 QUICK = Settings(new_tokens=12, passage_tokens=24, prompts=2, gamma=3, head_gamma=2,
@@ -120,6 +120,11 @@ def head_for(loaded, run_folder: Path, settings: Settings) -> tuple[object, dict
     return head, meta
 
 
+def say(line: str) -> None:
+    """A progress line on standard error (the table goes to standard output at the end)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def rate(tokens: int, seconds: float) -> float:
     return tokens / seconds if seconds else 0.0
 
@@ -152,7 +157,10 @@ def run(args: argparse.Namespace) -> dict:
         rows["lookup"].append(lookup.stats.tokens_per_s)
         rows["hf_lookup"].append(rate(new, hf_lookup_s))
         calls.append(lookup.stats.tokens_per_call)
+        say(f"greedy: catlm {rows['catlm'][-1]:.2f}, HF {rows['hf'][-1]:.2f}, catlm lookup "
+            f"{rows['lookup'][-1]:.2f} ({calls[-1]:.2f} tokens/call), HF lookup {rows['hf_lookup'][-1]:.2f} tokens/s")
     head, head_meta = head_for(loaded, folder, settings)
+    say(f"drafter head: {head_meta}")
     drafter = HiddenStateDrafter(head, target)
     for seed, ids in enumerate(prompts):
         sampled = plain_generate(target, ids, new, Sampling(1.0), seed=seed)
@@ -161,6 +169,8 @@ def run(args: argparse.Namespace) -> dict:
         rows["head"].append(spec.stats.tokens_per_s)
         accepted.append(spec.stats.tokens_per_call)
         pits.extend(spec.pit)
+        say(f"T=1: plain {rows['sample'][-1]:.2f}, head {rows['head'][-1]:.2f} tokens/s "
+            f"({accepted[-1]:.2f} tokens/call)")
     law = pit_test(pits, bins=5 if args.quick else 10)
     cost = {g: forward_cost_ratio(target, g, past=len(prompts[0]), repeats=3 if args.quick else 15)["ratio"]
             for g in sorted({settings.gamma, settings.head_gamma})}

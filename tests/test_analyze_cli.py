@@ -158,3 +158,14 @@ def test_checkpoint_report_on_shakespeare(tmp_path, capsys):
     data = analyze(capsys, ckpt, "--corpus", corpus, "--quick", "--out", tmp_path / "rep")
     assert data["tokens"] == 12_000
     check_checkpoint_report(data, tmp_path / "rep")
+
+
+def test_bad_targets_are_usage_errors_not_spec_errors(tmp_path):
+    """A missing corpus or a wrong target is the command line's fault, not a .cat file's."""
+    import argparse
+    from catlm.commands import analyze
+    from catlm.errors import SpecError, UsageError
+    for target in (tmp_path / "nothing.txt", tmp_path):
+        with pytest.raises(UsageError) as caught:
+            analyze.run(argparse.Namespace(target=str(target), out=str(tmp_path / "out"), corpus=None))
+        assert not isinstance(caught.value, SpecError)

@@ -169,29 +169,27 @@ def sliced(readout, rows: int = SLICE) -> list:
                     offset=readout.offset[i:i + rows]) for i in range(0, len(readout.hidden), rows)]
 
 
-def ngram_entropies(tokens, orders, vocab_size: int) -> dict[int, float]:
-    """H(W | last r tokens) of the plug-in order-r source of ``tokens``, nats, for each r."""
-    from catlm.data.ngram import NgramSource
-    return {r: NgramSource.from_sequence(tokens, r, vocab_size).conditional_entropy() for r in orders}
+def ngram_entropies(source, tokens, orders, vocab_size: int) -> dict[int, float]:
+    """H(W | last r tokens) of the plug-in order-r source of ``tokens``, nats, for each r; ``source``
+    builds it (``catlm.data.ngram.NgramSource``, passed in: the analysis never reads corpora)."""
+    return {r: source.from_sequence(tokens, r, vocab_size).conditional_entropy() for r in orders}
 
 
 
 # --- the report of ``catlm analyze`` on a converted run ---------------------------------------------
 
-def pretrained_report(loaded, corpus: str, out, *, order: int = 2, k: int = 8, seed: int = 0,
-                      budget: Budget = Budget(), progress=lambda what, step: step()):
-    """The ``catlm.analysis.report.Report`` of a converted run on ``corpus``, within ``budget``."""
+def pretrained_report(loaded, fresh, tokens, source, corpus: str, out, *, order: int = 2, k: int = 8,
+                      seed: int = 0, budget: Budget = Budget(), progress=lambda what, step: step()):
+    """The ``catlm.analysis.report.Report`` of a converted run (``loaded``: model, tokenizer, state)
+    beside its untrained twin ``fresh``, on the corpus ``tokens`` (the model's own), within
+    ``budget``; ``source`` builds the n-gram sources (``NgramSource``)."""
     from catlm.analysis import estimators as est
-    from catlm.data.corpus import read_text
-    from catlm.data.ngram import NgramSource
-    from catlm.runs.loading import untrained_twin
     model, V = loaded.model, loaded.model.head.vocab
-    tokens = progress("tokenizing the corpus", lambda: np.asarray(loaded.tokenizer.encode(read_text(corpus))))
+    tokens = np.asarray(tokens, dtype=np.int64)
     held_out = est.validation_tokens(tokens, loaded.state)
     teacher = progress(f"order-{order} teacher of {min(len(held_out), budget.teacher_tokens)} held-out tokens",
-                       lambda: NgramSource.from_sequence(held_out[:budget.teacher_tokens], order, V, cyclic=True))
-    entropies = progress("n-gram entropies of the corpus", lambda: ngram_entropies(tokens, budget.orders, V))
-    fresh = untrained_twin(loaded, seed=seed)
+                       lambda: source.from_sequence(held_out[:budget.teacher_tokens], order, V, cyclic=True))
+    entropies = progress("n-gram entropies of the corpus", lambda: ngram_entropies(source, tokens, budget.orders, V))
     read = lambda m: est.read(m, held_out[:budget.tokens], block=budget.block)  # noqa: E731
     trained, untrained = progress("hidden states (trained and untrained)", lambda: (read(model), read(fresh)))
     r = {who: progress(f"entropy and CE = KL + H ({who})", lambda m=m, ro=ro: _entropy_and_nll(m, ro, teacher))
@@ -199,7 +197,8 @@ def pretrained_report(loaded, corpus: str, out, *, order: int = 2, k: int = 8, s
     metric = progress("pullback metric by Lanczos", lambda: _metrics(model, trained, budget, seed))
     alignment = progress("spectral alignment (model, random, permuted, untrained)", lambda: aligned_components(
         model, fresh, trained, untrained, teacher, k, budget, seed))
-    return _document(loaded, corpus, order, k, budget, len(tokens), teacher, entropies, r, metric, alignment, out)
+    counted = (len(tokens), min(len(held_out), budget.teacher_tokens))
+    return _document(loaded, corpus, order, k, budget, counted, teacher, entropies, r, metric, alignment, out)
 
 
 def _entropy_and_nll(model, readout, teacher) -> dict:
@@ -228,7 +227,8 @@ def _metrics(model, readout, budget: Budget, seed: int) -> dict:
             "error_bound": 3 * budget.tail * float(np.max(np.einsum("vd,vd->v", W, W)))}
 
 
-def _document(loaded, corpus, order, k, budget, n_tokens, teacher, entropies, r, metric, alignment, out):
+def _document(loaded, corpus, order, k, budget, counted, teacher, entropies, r, metric, alignment, out):
+    n_tokens, teacher_tokens = counted
     from catlm.analysis import report as rp
     W = loaded.model.head.weight
     t, u = r["trained"], r["untrained"]
@@ -237,7 +237,7 @@ def _document(loaded, corpus, order, k, budget, n_tokens, teacher, entropies, r,
         f"Converted run `{loaded.folder}` ({loaded.meta.get('source', '?')}): head V = {W.shape[0]:,}, "
         f"d = {W.shape[1]}; corpus `{corpus}`, {n_tokens:,} tokens in the model's own tokenizer.",
         f"The model reads {t['positions'] + 0:,} held-out positions in windows of {budget.block} tokens; the "
-        f"teacher is the order-{order} plug-in source of {min(budget.teacher_tokens, n_tokens):,} held-out tokens.",
+        f"teacher is the order-{order} plug-in source of {teacher_tokens:,} held-out tokens.",
         f"Predictive entropy H̄(k_head) = {t['predictive_entropy']:.3f} nats against the corpus's n-gram "
         "entropies " + ", ".join(f"H_{o} = {h:.3f}" for o, h in entropies.items()) + " (nats).",
         f"CE = KL + H: {t['cross_entropy']:.3f} = {t['kl']:.3f} + {t['entropy']:.3f} "
@@ -275,7 +275,7 @@ def _document(loaded, corpus, order, k, budget, n_tokens, teacher, entropies, r,
                             title="g*(h) top spectrum (Lanczos)", xlabel="i", ylabel="λ_i", log=True,
                             caption="Top eigenvalues of the pullback metric of the real head"),)
     data = {"target": str(loaded.folder), "corpus": corpus, "order": order, "vocab": int(W.shape[0]),
-            "dim": int(W.shape[1]), "corpus_tokens": n_tokens, "budget": {
+            "dim": int(W.shape[1]), "corpus_tokens": n_tokens, "teacher_tokens": teacher_tokens, "budget": {
                 f: getattr(budget, f) for f in budget.__dataclass_fields__},
             "ngram_entropies": {str(o): h for o, h in entropies.items()}, "trained": t, "untrained": u,
             "metric": {"summary": metric["summary"], "operator_norm_error_bound": metric["error_bound"], "mean_spectrum": spectrum.tolist(),

@@ -36,17 +36,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from catlm.analysis.report import plain, write_report
-    from catlm.errors import SpecError
+    from catlm.errors import UsageError
     target = Path(args.target)
     out = Path(args.out or Path("reports") / "analyze" / target.stem)
     if target.is_file() and target.suffix == ".cat":
         report = spec_report(args, out)
     elif target.is_dir():
         if not args.corpus:
-            raise SpecError("analyzing a checkpoint needs --corpus PATH (or --corpus shakespeare)")
+            raise UsageError("analyzing a checkpoint needs --corpus PATH (or --corpus shakespeare)")
         report = checkpoint_report(args, out)
     else:
-        raise SpecError(f"{str(target)!r} is neither a .cat file nor a checkpoint folder",
+        raise UsageError(f"{str(target)!r} is neither a .cat file nor a checkpoint folder",
                         hint="pass examples/bigram.cat or the --out folder of a training run")
     write_report(report, out)
     print(json.dumps(plain(report.data), indent=1) if args.json else f"report written to {out / 'report.md'}")
@@ -193,7 +193,9 @@ def checkpoint_report(args, out: Path):
                            hint="analyze runs written by catlm train or catlm convert")
     if "family" in loaded.meta:  # a converted LLM: the bounded estimators of catlm.analysis.pretrained
         from catlm.analysis.pretrained import QUICK, Budget, pretrained_report
-        return pretrained_report(loaded, args.corpus, out, order=args.order, k=args.k, seed=args.seed,
+        tokens = progress("tokenizing the corpus", lambda: loaded.tokenizer.encode(read_text(args.corpus)))
+        return pretrained_report(loaded, untrained_twin(loaded, seed=args.seed), tokens, NgramSource,
+                                 args.corpus, out, order=args.order, k=args.k, seed=args.seed,
                                  budget=QUICK if args.quick else Budget(), progress=progress)
     model, tokenizer, state = loaded.model, loaded.tokenizer, loaded.state
     fresh = untrained_twin(loaded, seed=args.seed)   # same architecture, not trained

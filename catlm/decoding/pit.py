@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from catlm.errors import SpecError
+from catlm.errors import UsageError
 
 __all__ = ["uncached_pits"]
 
@@ -33,7 +33,7 @@ def uncached_pits(target, prompt, tokens, sampling, seed: int = 0) -> np.ndarray
     prompt, tokens = [int(t) for t in prompt], [int(t) for t in tokens]
     sequence = prompt + tokens
     if not prompt or len(sequence) > target.context:
-        raise SpecError(f"uncached PITs need a nonempty prompt and at most {target.context} tokens "
+        raise UsageError(f"uncached PITs need a nonempty prompt and at most {target.context} tokens "
                         f"in all, got {len(prompt)} + {len(tokens)}")
     with torch.inference_mode():
         logits = target(torch.tensor([sequence[:-1]]))[0, len(prompt) - 1:]       # (n, V), no cache

