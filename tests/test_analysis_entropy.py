@@ -343,3 +343,54 @@ def test_entropy_gap_fields_by_hand():
         entropy_gap([0.5, 0.6, 0.1], P, Q)
     with pytest.raises(KernelError, match=r"^context law has 2 entries but 3 are needed"):
         entropy_gap([0.5, 0.5], P, Q)
+
+
+def test_entropy_gap_kl_of_nearly_equal_rows_to_full_precision():
+    """L_KL of a model within 5e-5 of the data, against a 50-digit evaluation of Σ p log p/q: the
+    rounding noise of a naive sum would be ~1e-17 against a true value ~1e-9; a row with p = 0
+    where q > 0 contributes q, and a zero of both contributes nothing."""
+    import mpmath
+    from catlm.analysis.entropy import entropy_gap
+    mpmath.mp.dps = 50
+    P = np.array([[0.3 * (1 + 5e-5), 0.7 - 0.3 * 5e-5, 0.0], [0.0, 0.5, 0.5], [0.2, 0.2, 0.6]])
+    Q = np.array([[0.3, 0.7, 0.0], [0.2, 0.4, 0.4], [0.2, 0.2, 0.6]])
+    law = np.array([0.5, 0.25, 0.25])
+    exact = sum(mpmath.mpf(law[x]) * sum(mpmath.mpf(p) * mpmath.log(mpmath.mpf(p) / mpmath.mpf(q))
+                                         for p, q in zip(P[x], Q[x]) if p > 0) for x in range(3))
+    assert entropy_gap(law, P, Q).kl == pytest.approx(float(exact), rel=1e-12, abs=0)
+
+
+def test_categorical_entropy_input_law_exactness_and_refusals():
+    from catlm.analysis import pointwise_entropy
+    k = np.array([[F(1, 2), F(1, 2)], [F(1), F(0)]], dtype=object)
+    exact = categorical_entropy(k, "tv")
+    assert exact == F(1, 4) and type(exact) is F
+    floats = categorical_entropy(np.array([[0.5, 0.5], [1.0, 0.0]]), "tv", input_law=[0.25, 0.75])
+    assert floats == pytest.approx(0.125, abs=1e-16) and type(floats) is float
+    with pytest.raises(KernelError, match=r"^input law has 3 entries but 2 are needed"):
+        categorical_entropy(k, "tv", input_law=[0.2, 0.3, 0.5])
+    with pytest.raises(KernelError, match=r"^input law is not a Markov kernel"):
+        categorical_entropy(k, "tv", input_law=[0.5, 0.6])
+    with pytest.raises(KernelError, match=r"^kernel is not a Markov kernel"):
+        categorical_entropy([[0.5, 0.6]], "tv")
+    p = np.array([0.5, 0.3, 0.2])
+    by_hand = math.log(np.sum(p ** 1.5)) / (0.5 - 1) / math.log(2)      # Rényi α = 0.5, in bits
+    for method in ("closed", "definition"):
+        assert pointwise_entropy(p, "renyi", alpha=0.5, base=2, method=method) == pytest.approx(by_hand, abs=1e-14)
+        assert pointwise_entropy(p, base=2, method=method) == pytest.approx(
+            -np.sum(p * np.log2(p)), abs=1e-15)
+
+
+def test_a_joint_state_split_is_checked():
+    with pytest.raises(SpecError) as err:
+        mutual_information(np.full((2, 2), 0.25), n_left=2)
+    assert err.value.message == "a joint state with 2 axes cannot split after axis 2"
+    assert err.value.hint == "pass an array with one axis per factor and 1 <= n_left < ndim"
+    with pytest.raises(KernelError, match=r"^joint state is not a Markov kernel"):
+        mutual_information(np.full((2, 2), 0.3))
+    joint = np.array([[[0.1, 0.2], [0.0, 0.1]], [[0.3, 0.1], [0.1, 0.1]]])   # X = axis 0, Y = axes 1, 2
+    flat = joint.reshape(2, 4)
+    px, py = flat.sum(1), flat.sum(0)
+    by_hand = sum(flat[i, j] * math.log(flat[i, j] / (px[i] * py[j]))
+                  for i in range(2) for j in range(4) if flat[i, j] > 0)
+    assert mutual_information(joint) == pytest.approx(by_hand, abs=1e-15)

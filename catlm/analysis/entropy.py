@@ -241,5 +241,7 @@ def _kl_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
         return np.array([kl(p, q) for p, q in zip(P, Q)])
     r = np.where(Q > 0, P / np.where(Q > 0, Q, 1.0) - 1, 0.0)
     series = r * r / 2 - r ** 3 / 6 + r ** 4 / 12
-    phi = np.where(np.abs(r) < 1e-4, series, (1 + r) * np.log1p(np.maximum(r, -1 + 1e-300)) - r)
+    # (1 + r) log(1 + r) → 0 at r = −1 (p = 0 < q); −1 + 1e-300 rounds to −1, so mask it instead
+    xlogx = np.where(r > -1, (1 + r) * np.log1p(np.where(r > -1, r, 0.0)), 0.0)
+    phi = np.where(np.abs(r) < 1e-4, series, xlogx - r)
     return np.sum(Q * phi, axis=1)
