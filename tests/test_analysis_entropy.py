@@ -358,6 +358,11 @@ def test_entropy_gap_kl_of_nearly_equal_rows_to_full_precision():
     exact = sum(mpmath.mpf(law[x]) * sum(mpmath.mpf(p) * mpmath.log(mpmath.mpf(p) / mpmath.mpf(q))
                                          for p, q in zip(P[x], Q[x]) if p > 0) for x in range(3))
     assert entropy_gap(law, P, Q).kl == pytest.approx(float(exact), rel=1e-12, abs=0)
+    # the rows sum to 1 only up to rounding (~1e-16, relative 1e-7 here): compare with the KL of
+    # the measures, Σ p log p/q − Σ p + Σ q, equal to the KL of exact states
+    near = sum(mpmath.mpf(p) * mpmath.log(mpmath.mpf(p) / mpmath.mpf(q)) for p, q in zip(P[0], Q[0]) if p > 0) \
+        - sum(mpmath.mpf(p) for p in P[0]) + sum(mpmath.mpf(q) for q in Q[0])
+    assert entropy_gap([1.0], P[:1], Q[:1]).kl == pytest.approx(float(near), rel=1e-11, abs=0)
 
 
 def test_categorical_entropy_input_law_exactness_and_refusals():
