@@ -7,7 +7,7 @@ generation with a bigram kernel. Each is timed in one run for
 * catlm (warm): a FinStoch functor whose generators are verified once, called on the diagram;
 * catlm (compile): ``catlm.compile`` from scratch, verifying every kernel on each call;
 * DisCoPy 1.2.2: ``discopy.markov.Functor`` into ``discopy.tensor.Tensor[float]``;
-* naive: PAPER.md §1.2 matrices (Kronecker products with identities, 0/1 copy matrices);
+* naive: the paper's Def. 2.2 matrices (Kronecker products with identities, 0/1 copy matrices);
 * hand: ``opt_einsum.contract`` of the hand-written equation with its optimal path precomputed.
 
 A competitor whose predicted memory exceeds 4 GiB is not run ("OOM (predicted X GiB)").
@@ -160,7 +160,7 @@ def discopy_predicted(diagram) -> int:
     return 3 * 8 * worst
 
 
-# --- naive matrices (PAPER.md §1.2) --------------------------------------------------------------------
+# --- naive matrices (the paper's Def. 2.2) --------------------------------------------------------------------
 
 def naive_eval(case: Case, t) -> np.ndarray:
     kind = t[0]

@@ -89,11 +89,31 @@ def evaluate(h: Hypergraph, size: Mapping[Ob, int], tensor: Mapping[Box, np.ndar
         subscripts.append(letter(v))
         operands.append(np.ones(size[h.vertices[v]], dtype=object))
     shape = tuple(size[h.vertices[v]] for v in positions)
-    if not operands:
-        return np.ones(shape, dtype=object)
-    joint = np.einsum(",".join(subscripts) + "->" + "".join(map(letter, named)), *operands,
-                      optimize="greedy")
-    return _place(joint, positions, named, shape)
+    # boxes I -> I are scalars: numpy's optimised einsum fails on 0-d object operands, so they
+    # multiply the result instead of entering the contraction
+    scale = np.prod([np.asarray(t).item() for t, sub in zip(operands, subscripts) if not sub],
+                    dtype=object)
+    kept = [(sub, t) for sub, t in zip(subscripts, operands) if sub]
+    if not kept:
+        return np.full(shape, scale, dtype=object)
+    joint = _contract([sub for sub, _ in kept], [t for _, t in kept], "".join(map(letter, named)))
+    return _place(joint * scale, positions, named, shape)
+
+
+def _contract(subscripts: list[str], operands: list, out: str) -> np.ndarray:
+    """One exact einsum, pairwise along numpy's greedy path. numpy's own optimised einsum fails
+    when an intermediate of an object array is a scalar, so each pair is contracted alone."""
+    path = np.einsum_path(",".join(subscripts) + "->" + out, *operands, optimize="greedy")[0][1:]
+    subscripts, operands = list(subscripts), [np.asarray(t, dtype=object) for t in operands]
+    for pair in path:
+        picked = [(subscripts.pop(i), operands.pop(i)) for i in sorted(pair, reverse=True)]
+        rest = set("".join(subscripts)) | set(out)
+        keep = "".join(dict.fromkeys(c for sub, _ in picked for c in sub if c in rest))
+        equation = ",".join(sub for sub, _ in picked) + "->" + keep
+        subscripts.append(keep)
+        operands.append(np.asarray(np.einsum(equation, *(t for _, t in picked)), dtype=object))
+    (last,), (result,) = subscripts, operands
+    return np.asarray(np.einsum(f"{last}->{out}", result), dtype=object)
 
 
 def _place(joint: np.ndarray, positions: tuple, named: list, shape: tuple) -> np.ndarray:

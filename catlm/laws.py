@@ -14,7 +14,7 @@ scope that settles it:
    from the params file) and compared exactly, or within ``atol`` in float; ``detail`` names the
    instance.
 
-Almost-sure equality under a state ``p`` (PAPER.md §1.1) is the equation
+Almost-sure equality under a state ``p`` (the paper, §2, after Fritz 2020) is the equation
 ``p >> copy >> (id @ f) == p >> copy >> (id @ g)``; determinism is naturality of copy at ``f``.
 
 >>> from catlm.core.types import Finite, Ty

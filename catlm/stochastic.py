@@ -1,4 +1,4 @@
-"""The one check that an array is a Markov kernel of FinStoch (PAPER §1.2).
+"""The one check that an array is a Markov kernel of FinStoch (the paper's Def. 2.2).
 
 A kernel X -> Y is an array whose rows, one per element of X, are states of Y: nonnegative
 entries summing to 1. A state is a kernel out of the unit I, one row. Float rows are checked to an

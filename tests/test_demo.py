@@ -1,7 +1,7 @@
 """``catlm demo``: the quick report is complete, its figures are real PNGs, its numbers agree.
 
 The oracles are independent of the demo's code: conditional entropies recounted with
-``collections.Counter``, the Thm 5.1 identity, the surplus bounds of PAPER.md §2.1, the shape of
+``collections.Counter``, the Thm 5.1 identity, the surplus bounds of the paper's information surplus, the shape of
 a PNG file, and the laws the bundled specs state.
 """
 from __future__ import annotations

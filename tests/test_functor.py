@@ -1,6 +1,6 @@
 """The FinStoch functor against two independent oracles, and its functoriality.
 
-Oracle (a): a naive evaluator written here from PAPER.md §1.2 (Kronecker products, matrix
+Oracle (a): a naive evaluator written here from the paper's Def. 2.2 (Kronecker products, matrix
 products, explicit 0/1 copy and swap matrices) on small sizes, exact over Fractions.
 Oracle (b): DisCoPy 1.2.2 (``discopy.markov`` evaluated into ``discopy.tensor``), in float.
 """
@@ -46,7 +46,7 @@ def _swap_matrix(left, right) -> np.ndarray:
 
 
 def naive(term, signature, kernels) -> np.ndarray:
-    """The matrix (|dom|, |cod|) of a term, by PAPER.md §1.2."""
+    """The matrix (|dom|, |cod|) of a term, by the paper's Def. 2.2."""
     kind = term[0]
     if kind == "then":
         return naive(term[1], signature, kernels).dot(naive(term[2], signature, kernels))

@@ -97,7 +97,7 @@ def works():
 
 
 def test_shakespeare_plugin_entropies(works):
-    """SPECDEC.md §4: H(X1|X0) = 3.605, H(X2|X0X1) = 2.844, I(X0;X2|X1) = 0.761 bits, 2,085
+    """The plug-in reference figures: H(X1|X0) = 3.605, H(X2|X0X1) = 2.844, I(X0;X2|X1) = 0.761 bits, 2,085
     order-2 contexts."""
     order1, order2 = NgramSource.from_text(works, 1), NgramSource.from_text(works, 2)
     h1, h2 = order1.conditional_entropy(base=2), order2.conditional_entropy(base=2)

@@ -1,6 +1,6 @@
 """One Markov-kernel check: the FinStoch backend, the exact decoders and the analysis agree with it.
 
-The oracle below is written independently from the definition (PAPER §1.2): the first row with a
+The oracle below is written independently from the definition (the paper's Def. 2.2): the first row with a
 non-finite entry, else a negative entry, else a sum off 1, is the defect. On random float and
 Fraction arrays the three stages that take kernels from outside must name the same row and say the
 same thing about it.

@@ -1,7 +1,7 @@
 """States and kernels of FinStoch in the shapes the analysis reads them, checked by ``catlm.stochastic``.
 
 A state on a finite set is a vector of nonnegative entries summing to 1; a kernel X -> Y is an
-array whose trailing axes are the codomain and whose every row is a state (PAPER §1.2). Float
+array whose trailing axes are the codomain and whose every row is a state (the paper's Def. 2.2). Float
 arrays are checked to ``atol``; object arrays of ``fractions.Fraction`` are checked exactly, so
 that exact quantities stay exact.
 

@@ -1,6 +1,6 @@
 """FinStoch: a typed diagram as ONE tensor contraction (numpy, planned by ``catlm.backends.contraction``).
 
-The target category of the exact backends is FinStoch (PAPER.md §1.2): objects are finite sets,
+The target category of the exact backends is FinStoch (the paper, Def. 2.2): objects are finite sets,
 a kernel ``f : X1 @ X2 -> Y1 @ Y2`` is an array of shape ``(|X1|, |X2|, |Y1|, |Y2|)`` summing to 1
 over the codomain axes. A whole diagram is read off its ``Wiring`` as an einsum, following
 Catlab's reading of Markov diagrams as programs: every wire is an index, copying is index reuse

@@ -67,7 +67,7 @@ class Kernel:
         return Kernel(eye.reshape(shape + shape), shape, shape)
 
     def then(self, other: "Kernel") -> "Kernel":
-        """Chapman–Kolmogorov: contract the middle axes (the matrix product of PAPER.md §1.2)."""
+        """Chapman–Kolmogorov: contract the middle axes (the matrix product of the paper's Def. 2.2)."""
         if self.cod != other.dom:
             raise BackendError(f"cannot compose kernels with codomain {self.cod} and domain {other.dom}")
         return Kernel(np.tensordot(self.array, other.array, axes=len(self.cod)), self.dom, other.cod, self.atol)

@@ -6,7 +6,7 @@ wires after it carry an extra T axis. The arrow map sends each generating box to
 ``kernels`` (a box used twice shares it): an implementation body goes through
 ``catlm.models.registry``, a declared finite kernel becomes a learnable ``Table`` (or a function
 table when ``deterministic``), a literal a constant buffer. ``DiagramModule`` then reads the
-schedule of ``diagram.wiring`` three ways (DESIGN.md §4):
+schedule of ``diagram.wiring`` three ways (docs/torch.md):
 
 * ``sample(*inputs)``: ancestral sampling in schedule order;
 * ``log_prob(inputs, outputs)``: observed stochastic boxes scored directly, internal ones

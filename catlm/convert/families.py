@@ -1,7 +1,7 @@
 """The model families ``catlm convert`` reads: a config, its ``.cat`` spec, and where each tensor goes.
 
 A family is the functor's data for one architecture: the config of a checkpoint (numbers a paper's
-table lists) written as the spec ``emb >> bb >> head`` (PAPER.md §3: ``k_gen = k_head ∘ k_bb ∘
+table lists) written as the spec ``emb >> bb >> head`` (the paper's §3: ``k_gen = k_head ∘ k_bb ∘
 k_emb``), and a map from the checkpoint's tensor names (HF transformers' names, the lingua franca
 GGUF files are translated into too) to the parameters of the compiled ``DiagramModule``.
 

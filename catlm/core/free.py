@@ -95,8 +95,8 @@ class _Reader:
     def copy(self, step: Step) -> None:  # every copy is the one vertex
         self.vertex.update((w, self.vertex[step.ins[0]]) for w in step.outs)
 
-    def delete(self, step: Step) -> None:  # a vertex no one reads
-        pass
+    def delete(self, step: Step) -> None:
+        """Deleting is not reading: the vertex simply has no reader, so there is nothing to record."""
 
     def swap(self, step: Step) -> None:
         perm = step.gen.permutation

@@ -1,6 +1,6 @@
 """The axioms of a Markov category, as ``Equation`` values between diagrams.
 
-A Markov category (Fritz 2020, Def. 2.1; PAPER.md §1.1) is a symmetric monoidal category in which
+A Markov category (Fritz 2020, Def. 2.1; the paper's Def. 2.1) is a symmetric monoidal category in which
 every object carries a commutative comonoid (copy, delete), compatibly with the tensor product,
 and in which delete is natural (every morphism is total: "causality"). Copy is natural only on
 deterministic morphisms; that equation is the definition of determinism. Each axiom here is a
@@ -105,7 +105,7 @@ def swap_naturality(f: Box | Diagram, g: Box | Diagram) -> Equation:
 
 
 def determinism(f: Box | Diagram) -> Equation:
-    """Copy is natural at ``f``: true exactly when f is deterministic (PAPER.md §1.1)."""
+    """Copy is natural at ``f``: true exactly when f is deterministic (Fritz 2020, §10)."""
     f = Diagram.of(f)
     return Equation(f"deterministic[{f.expr}]", f >> copy(f.cod), copy(f.dom) >> (f @ f))
 

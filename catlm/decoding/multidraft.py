@@ -1,7 +1,7 @@
 """Multi-draft verification at one tree node, and trees of drafts, as exact output laws.
 
 Every lossless rule here is a **chain of single-draft steps against a running residual**
-(SPECDEC §1.4): with ``p_1 = p``, draft ``i`` is tested with ``min(1, p_i(x_i)/q_i(x_i))``, and on
+(SpecInfer, arXiv 2305.09781; Chen et al., arXiv 2302.01318): with ``p_1 = p``, draft ``i`` is tested with ``min(1, p_i(x_i)/q_i(x_i))``, and on
 rejection ``p_{i+1} = norm(max(0, p_i - q_i))``; after all k rejections a token is drawn from
 ``p_{k+1}``. Each step is exact by the single-draft identity, so the node's output law is ``p``.
 The rules differ only in how the drafts ``(x_i, q_i)`` are drawn:

@@ -12,7 +12,7 @@ rejected drafts never reach a later call. Past the model's context the window sl
 ``sampling.generate`` (each row reads the last ``context`` tokens; ``_Target``), so prompt + new
 tokens may exceed the context. One sequence at a time: a batch of prompts is a ``UsageError``.
 
-Statistics follow vLLM's definitions (SPECDEC.md §3): acceptance rate = accepted / drafted;
+Statistics follow vLLM's speculative-decoding metrics: acceptance rate = accepted / drafted;
 *tokens per call counts the bonus token* (= emitted tokens / target calls, vLLM's mean acceptance
 length, Spec-Bench's MAT, EAGLE's τ); the prefill call is not counted. Each tested draft also adds
 ``α_i = Σ_x min(p_i(x), q_i(x))``, the exact probability that it is accepted given its context, so

@@ -1,4 +1,4 @@
-"""The experiments behind the paper's claims 13–17 (PAPER §6), one module each.
+"""The experiments behind the paper's claims 13–17 (as numbered in docs/paper.md), one module each.
 
 Each module has ``run(settings) -> Path``: it computes its table and figures from a synthetic
 source (``--synthetic``) and, unless asked not to, from a text corpus, and writes
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from catlm.errors import SpecError
 
-# experiment name -> module; the claim of PAPER §6 each one tests is the first line of its docstring
+# experiment name -> module; the claim of docs/paper.md each one tests is the first line of its docstring
 EXPERIMENTS = {
     "dirichlet_energy": "catlm.experiments.dirichlet_energy",        # claim 13
     "spectral_alignment": "catlm.experiments.spectral_alignment",    # claim 14

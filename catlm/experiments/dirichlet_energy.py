@@ -2,7 +2,7 @@
 φ_v(x) = ⟨h_x, v⟩ lower along the top eigenvectors v of Ḡ = E_µ g*(h_x) than along random
 directions, and than for the same representations with the contexts permuted?
 
-Free-feature model (PAPER §6 item 13) trained by exact NLL on the order-1 source of
+Free-feature model (claim 13 of docs/paper.md) trained by exact NLL on the order-1 source of
 the corpus (``--corpus``; a synthetic block source with ``--synthetic``); K = K_BC and K_Lin from
 P_data. Energies are per unit of variance, E_K(φ)/Var_µ(φ), so that directions compare fairly.
 

@@ -1,4 +1,4 @@
-"""The free-feature model of the experiments of claims 13–17 (PAPER §6), trained by exact NLL.
+"""The free-feature model of the experiments of claims 13–17 (docs/paper.md), trained by exact NLL.
 
 The *free-feature* (unconstrained-features) model has one free vector h_x ∈ R^d per context and a
 shared linear-softmax head: q(w | x) = softmax(W h_x + b)_w. Its exact NLL under a source (µ, P) is

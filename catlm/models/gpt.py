@@ -1,7 +1,7 @@
 """``GPT``: the paper's ``k_gen = k_head ∘ k_bb ∘ k_emb`` as a torch module, assembled from the registry.
 
-The reference language model of catlm's torch backend: the three kernels of ``lm.cat`` (DESIGN.md
-§3) built by ``catlm.models.registry.build`` exactly as the compiler builds them, composed in
+The reference language model of catlm's torch backend: the three kernels of ``examples/lm.cat``
+built by ``catlm.models.registry.build`` exactly as the compiler builds them, composed in
 ``forward`` as head ∘ backbone ∘ embedding. Hyperparameters follow nanoGPT's ``GPTConfig``
 (https://github.com/karpathy/nanoGPT). ``loss`` scores every prefix of every sequence at once
 with the chunked cross-entropy of ``heads``. Sampling from it is decoding's business
