@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the shapes the tests use
 
 from common import fmt_bytes, peak_bytes  # noqa: E402
 
@@ -27,30 +28,10 @@ import catlm  # noqa: E402
 from catlm.backends import contraction as cn  # noqa: E402
 from catlm.backends import finstoch as fs  # noqa: E402
 from catlm.core.check import typecheck  # noqa: E402
-from catlm.core.diagram import Box, Diagram, copy, delete, identity  # noqa: E402
-from catlm.core.types import Finite, Ty  # noqa: E402
+from catlm.core.diagram import Diagram  # noqa: E402
 from catlm.errors import BudgetError  # noqa: E402
 from catlm.syntax import parse as parse_syntax  # noqa: E402
-
-H, O, A, B = (Ty(Finite.range(name, k)) for name, k in (("H", 3), ("O", 2), ("A", 3), ("B", 2)))
-
-
-def hmm(steps: int, kept: set[int]) -> Diagram:
-    s, t, e = Box("s", Ty(), H), Box("t", H, H), Box("e", H, O)
-    d, width = Diagram.of(s), 0
-    for k in range(steps):
-        step = copy(H) >> ((e if k in kept else e >> delete(O)) @ t)
-        d = d >> (identity(O ** width) @ step) if width else d >> step
-        width += k in kept
-    return d >> (identity(O ** width) @ delete(H)) if width else d >> delete(H)
-
-
-def naive_bayes(n: int) -> Diagram:
-    features = Diagram.of(Box("f", A, B))
-    for _ in range(n - 1):
-        features = features @ Box("f", A, B)
-    return Box("s", Ty(), A) >> copy(A, n) >> features
-
+from large_shapes import A, H, O, hmm, naive_bayes  # noqa: E402,F401
 
 def evaluate(diagram: Diagram) -> tuple[float, float, float, str]:
     """Seconds to read the wiring, to plan alone and to compile (plan + contract), and the result."""

@@ -13,34 +13,13 @@ from catlm.backends import contraction as cn
 from catlm.backends import finstoch as fs
 from catlm.backends.functor import compile
 from catlm.core.check import typecheck
-from catlm.core.diagram import Box, Diagram, copy, delete, identity
-from catlm.core.types import Finite, Ty
 from catlm.errors import BudgetError
 
-H, O, A, B = (Ty(Finite.range(name, k)) for name, k in (("H", 3), ("O", 2), ("A", 3), ("B", 2)))
-S, TRANS, EMIT = Box("s", Ty(), H), Box("t", H, H), Box("e", H, O)
+from large_shapes import A, B, EMIT, H, O, S, TRANS, hmm, naive_bayes  # noqa: E402,F401
+
 HMM = {"s": np.array([Q(1, 2), Q(1, 3), Q(1, 6)], dtype=object),
        "t": np.array([[Q(1, 2), Q(1, 4), Q(1, 4)], [0, Q(1, 3), Q(2, 3)], [Q(3, 5), Q(1, 5), Q(1, 5)]], dtype=object),
        "e": np.array([[Q(9, 10), Q(1, 10)], [Q(1, 2), Q(1, 2)], [Q(1, 5), Q(4, 5)]], dtype=object)}
-
-
-def hmm(steps: int, kept: set[int]) -> Diagram:
-    """s, then ``steps`` times H -> O @ H (emit, move); observations outside ``kept`` are deleted."""
-    d, width = Diagram.of(S), 0
-    for k in range(steps):
-        emit = EMIT if k in kept else EMIT >> delete(O)
-        step = copy(H) >> (emit @ TRANS)
-        d = d >> (identity(O ** width) @ step) if width else d >> step
-        width += k in kept
-    return d >> (identity(O ** width) @ delete(H)) if width else d >> delete(H)
-
-
-def naive_bayes(n: int) -> Diagram:
-    """``s >> copy[A, n] >> (f @ ... @ f)``."""
-    features = Diagram.of(Box("f", A, B))
-    for _ in range(n - 1):
-        features = features @ Box("f", A, B)
-    return Box("s", Ty(), A) >> copy(A, n) >> features
 
 
 def forward(steps: int, kept: list[int]) -> np.ndarray:

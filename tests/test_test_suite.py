@@ -12,6 +12,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
+# a planted test file run by a nested pytest below: one skip to be failed, one test that passes
 SKIPPING = '''
 import pytest
 
