@@ -35,7 +35,7 @@ from catlm.backends.symbolic import FRACTION
 from catlm.core.diagram import Box, Diagram, Literal
 from catlm.core.free import Deterministic, Hypergraph, declared, normal_form
 from catlm.core.types import Finite, Ob
-from catlm.errors import CatlmError
+from catlm.errors import CatlmError, SpecError
 
 SIZES = (1, 2, 3)   # the sizes tried for an object no literal fixes
 TRIES = 8           # seeded draws per size
@@ -138,6 +138,7 @@ def search(lhs: Diagram, rhs: Diagram, *, seed: int = 0, sizes: tuple[int, ...] 
     if max(len(hl.vertices), len(hr.vertices)) > len(ascii_letters):
         return None
     boxes = tuple(dict.fromkeys((*hl.boxes, *hr.boxes)))
+    _one_box_per_name(boxes)
     literal = [b for b in boxes if isinstance(b.body, Literal)]
     fixed = {ob: ob.size for b in literal for ob in (*b.dom, *b.cod) if isinstance(ob, Finite)}
     if any(not ob.is_finite for b in literal for ob in (*b.dom, *b.cod)):
@@ -160,6 +161,24 @@ def search(lhs: Diagram, rhs: Diagram, *, seed: int = 0, sizes: tuple[int, ...] 
                 return CounterModel(sets, kernels, tuple(params.items()),
                                     _difference(a, b, where, lhs, size))
     return None
+
+
+def _one_box_per_name(boxes: tuple[Box, ...]) -> None:
+    """A counter-model interprets and reports boxes by name, so a name must mean one box: two
+    boxes of one name (say one declared deterministic, one not) would be drawn apart and the
+    report could not say which kernel is which."""
+    seen: dict[str, Box] = {}
+    for box in boxes:
+        other = seen.setdefault(box.name, box)
+        if other != box:
+            raise SpecError(f"the name {box.name!r} names two different boxes: {_signature(other)} "
+                            f"and {_signature(box)}", box.span, related=other.span,
+                            hint="within one presentation each box has one name; rename one of them")
+
+
+def _signature(box: Box) -> str:
+    kind = " (deterministic)" if box.deterministic else ""
+    return f"{box.name} : {box.dom} -> {box.cod}{kind}"
 
 
 def _interpretation(boxes, size: dict, rng: np.random.Generator, deterministic: Deterministic):
