@@ -76,6 +76,8 @@ def test_alignment_scores_refuse_k_outside_one_to_the_contexts_and_name_the_law(
         with pytest.raises(SpecError, match=rf"^k={k} eigenfunctions requested of 4 contexts$"):
             alignment_scores(SIGN, UNIFORM, BLOCKS, k)
     assert len(alignment_scores(SIGN, UNIFORM, BLOCKS, 4).angles_deg) == 2
+    one = alignment_scores(SIGN, UNIFORM, BLOCKS, 1)                 # the top eigenfunction alone
+    assert len(one.angles_deg) == 1 and one.ky_fan == pytest.approx(1.0)
     with pytest.raises(KernelError, match="^context law has 3 entries but 4"):
         alignment_scores(SIGN, [0.2, 0.3, 0.5], BLOCKS, 2)
 
@@ -100,7 +102,19 @@ def test_whiten_drops_dependent_columns_keeps_tiny_ones_and_reads_a_vector_as_on
     assert whiten(np.column_stack([h, 2 * h]), law, constant=False).shape == (4, 1)
     assert whiten(1e-12 * np.column_stack([h, h ** 2]), law, constant=False).shape == (4, 2)
     assert whiten(np.zeros((4, 2)), law, constant=False).shape == (4, 0)
+    assert whiten(np.zeros((4, 0)), law, constant=False).shape == (4, 0)            # no feature at all
     np.testing.assert_allclose(np.abs(whiten(h, law)), np.abs(whiten(h[:, None], law)), atol=1e-12)
+
+
+def test_whiten_reads_exact_fractions_and_names_a_law_of_the_wrong_size():
+    from fractions import Fraction
+    law = np.array([0.25, 0.25, 0.5])
+    H = np.array([[Fraction(1)], [Fraction(1, 3)], [Fraction(-2)]], dtype=object)
+    B = whiten(H, law)
+    assert B.dtype == np.float64
+    np.testing.assert_allclose(B, whiten(H.astype(float), law), atol=1e-15)
+    with pytest.raises(KernelError, match="^context law has 2 entries but 4 are needed"):
+        whiten(np.ones((4, 1)), [0.5, 0.5])
 
 
 def test_whiten_is_zero_on_contexts_of_law_zero():
@@ -156,7 +170,7 @@ def test_normalised_energy_of_two_contexts_is_their_similarity():
 
 
 def test_normalised_energy_refuses_a_constant_function_and_names_the_law():
-    with pytest.raises(SpecError, match="φ is constant under µ"):
+    with pytest.raises(SpecError, match="^φ is constant under µ; its normalised Dirichlet energy is undefined$"):
         normalised_energy(BLOCKS, UNIFORM, np.ones(4))
     with pytest.raises(SpecError, match="constant under µ"):
         normalised_energy(np.eye(2), [1.0, 0.0], [1.0, 7.0])          # varies only off the support

@@ -116,6 +116,27 @@ def test_cca_refuses_k_outside_one_to_the_smaller_side():
     assert len(cca(S, np.ones((3, 2)) * 0.1, np.eye(2), 2).correlations) == 2
 
 
+def test_exact_fractions_are_read_as_floats():
+    """Every function reads Fraction (object) arrays as floats, as it reads float arrays."""
+    from fractions import Fraction
+    exact = lambda a: np.array(a, dtype=object) * Fraction(1)          # noqa: E731
+    U, h, h0 = np.array([[1.0, 0.5], [0.0, 1.0], [-1.0, -1.0]]), np.array([0.25, -0.5]), np.array([0.5, 0.0])
+    assert log_partition(exact(U), exact(h)) == pytest.approx(log_partition(U, h), rel=1e-15)
+    assert log_partition(U, exact(h)) == pytest.approx(log_partition(U, h), rel=1e-15)
+    for kind in ("b2", "bohning"):
+        assert surrogate_beta(exact(U), kind) == pytest.approx(surrogate_beta(U, kind), rel=1e-15)
+    assert quadratic_surrogate(exact(U), exact(h), exact(h0)) == pytest.approx(quadratic_surrogate(U, h, h0))
+    S_ff, S_fp, S_pp = np.diag([4.0, 1.0]), np.array([[1.0, 0.5], [0.25, 0.25]]), np.eye(2)
+    found = cca(exact(S_ff), exact(S_fp), exact(S_pp), 2)
+    np.testing.assert_allclose(found.correlations, cca(S_ff, S_fp, S_pp, 2).correlations, rtol=1e-12)
+    law, P = np.array([0.5, 0.5]), np.array([[0.5, 0.5], [0.25, 0.75]])
+    phi, psi = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([[1.0], [3.0]])
+    for found, expected in zip(cross_covariances(law, P, exact(phi), exact(psi)),
+                               cross_covariances(law, P, phi, psi)):
+        assert found.dtype == np.float64
+        np.testing.assert_allclose(found, expected, rtol=1e-15)
+
+
 def covariances_by_loops(law, P, phi, psi, center):
     """Σ_φφ, Σ_φψ, Σ_ψψ as sums over contexts x and tokens w of products of (centred) features."""
     token_law = [sum(law[x] * P[x, w] for x in range(len(law))) for w in range(P.shape[1])]
