@@ -36,6 +36,39 @@ def test_top_eigenvalues_by_lanczos_or_densely_are_the_largest_descending(k):
     np.testing.assert_allclose(_top(lambda v: S @ v, 7, k, seed=3), expected, rtol=1e-9)
 
 
+def test_lanczos_resolves_a_clustered_spectrum_and_is_reproducible():
+    """d = 50, eigenvalues 1 ± 0.01 with the top three lifted by 0.03–0.05: a loose tolerance would
+    be off by ~1e-3. The start vector comes from the seed, so a second run is identical bit for bit."""
+    rng = np.random.default_rng(0)
+    X, _ = np.linalg.qr(rng.standard_normal((50, 50)))
+    values = 1.0 + 0.01 * rng.standard_normal(50)
+    values[:3] += [0.05, 0.04, 0.03]
+    S = X @ np.diag(values) @ X.T
+    top = _top(lambda v: S @ v, 50, 6, seed=4)
+    np.testing.assert_allclose(top, np.sort(values)[::-1][:6], atol=1e-10)
+    np.testing.assert_array_equal(_top(lambda v: S @ v, 50, 6, seed=4), top)
+
+
+def test_lanczos_metrics_default_to_32_eigenvalues_and_seed_0():
+    rng = np.random.default_rng(12)
+    W, hs = rng.standard_normal((60, 40)), rng.standard_normal((3, 40))
+    single, averaged = lanczos_metric(W, hs[0]), lanczos_averaged_metric(W, hs)
+    assert len(single.eigenvalues) == len(averaged.eigenvalues) == 32
+    np.testing.assert_array_equal(single.eigenvalues, lanczos_metric(W, hs[0], 32, seed=0).eigenvalues)
+    np.testing.assert_array_equal(averaged.eigenvalues, lanczos_averaged_metric(W, hs, 32, seed=0).eigenvalues)
+
+
+def test_lanczos_metrics_read_exact_fractions_as_floats():
+    from fractions import Fraction
+    rng = np.random.default_rng(13)
+    W, hs = rng.integers(-3, 4, size=(12, 5)) / 4, rng.integers(-3, 4, size=(2, 5)) / 2
+    exact = lambda a: np.array([[Fraction(x) for x in row] for row in np.atleast_2d(a)], dtype=object)  # noqa: E731
+    for found, expected in ((lanczos_metric(exact(W), exact(hs[0])[0], 3), lanczos_metric(W, hs[0], 3)),
+                            (lanczos_averaged_metric(exact(W), exact(hs), 3), lanczos_averaged_metric(W, hs, 3))):
+        np.testing.assert_allclose(found.eigenvalues, expected.eigenvalues, rtol=1e-9)
+        assert found.trace == pytest.approx(expected.trace, rel=1e-12)
+
+
 def test_the_support_is_the_fewest_tokens_of_mass_one_minus_tail():
     p = np.array([0.125, 0.5, 0.125, 0.25])
     np.testing.assert_array_equal(support(p, 0.25), [1, 3])              # 0.75 exactly
@@ -44,6 +77,16 @@ def test_the_support_is_the_fewest_tokens_of_mass_one_minus_tail():
     np.testing.assert_array_equal(support(p, 0.0), [0, 1, 2, 3])
     np.testing.assert_array_equal(support(p, -1.0), [0, 1, 2, 3])
     np.testing.assert_array_equal(support(np.full(4, 0.25), 0.5), [0, 1])
+    np.testing.assert_array_equal(support(np.array([0.5, 0.0, 0.5, 0.0]), 0.0), [0, 1, 2, 3])
+
+
+def test_the_support_breaks_ties_by_the_token_index():
+    """Masses w/64: the support of mass 57/64 holds every token of weight 3 or 2 and then the first
+    tokens of weight 1 in index order (a plain quicksort would pick others among the ties)."""
+    w = np.array([2, 2, 3, 3, 1, 1, 3, 3, 1, 1, 3, 2, 1, 3, 1, 2, 2, 2, 1, 1, 3, 3, 3, 2, 3, 1, 2, 3, 1, 1, 1, 3])
+    heavy = np.flatnonzero(w >= 2)
+    light = np.flatnonzero(w == 1)[:57 - w[heavy].sum()]
+    np.testing.assert_array_equal(support(w / 64, 7 / 64), np.sort(np.concatenate([heavy, light])))
 
 
 def test_lanczos_with_a_bias_and_a_tail_against_the_dense_metric():
@@ -76,6 +119,8 @@ def test_principal_components_under_a_non_uniform_law():
     np.testing.assert_allclose(coords.T @ np.diag(law) @ coords, np.diag(singular[:2] ** 2), atol=1e-12)
     full = principal_components(H, law, 3)
     np.testing.assert_allclose(full @ full.T, centred @ centred.T, atol=1e-12)
+    few = rng.standard_normal((3, 5))                               # 3 contexts: at most 3 directions
+    assert principal_components(few, np.full(3, 1 / 3), 4).shape == (3, 3)
 
 
 @dataclass(frozen=True)
@@ -126,20 +171,39 @@ def test_the_quick_budget_reads_less_than_the_default():
 
 # --- the whole report on a tiny GPT -------------------------------------------------------------
 
-BUDGET = Budget(tokens=128, block=16, metric_contexts=4, eigenvalues=3, tail=1e-12, alignment_contexts=20,
-                components=4, teacher_tokens=150, orders=(0, 1))
+BUDGET = Budget(tokens=320, block=8, metric_contexts=4, eigenvalues=3, tail=1e-12, alignment_contexts=4,
+                components=2, teacher_tokens=150, orders=(0, 1))
 STEPS = ["order-1 teacher of 150 held-out tokens", "n-gram entropies of the corpus",
          "hidden states (trained and untrained)", "entropy and CE = KL + H (trained)",
          "entropy and CE = KL + H (untrained)", "pullback metric by Lanczos",
          "spectral alignment (model, random, permuted, untrained)"]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    """A tiny GPT (V = 6, d = 8) and its twin, a Markov-chain corpus of 400 tokens (half held out)
-    and the report of both, with the steps it announced."""
+@dataclass
+class Tiny:
+    model: object
+    fresh: object
+    loaded: object
+    tokens: np.ndarray
+    out: Path
+
+    @property
+    def held_out(self):
+        return self.tokens[400:]
+
+    def teacher(self, order=1):
+        return NgramSource.from_sequence(self.held_out[:150], order, 6, cyclic=True)
+
+    def report(self, **options):
+        from catlm.analysis.pretrained import pretrained_report
+        return pretrained_report(self.loaded, self.fresh, self.tokens, NgramSource, "toy", self.out, **options)
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    """A tiny GPT (V = 6, d = 8) and its twin, and a Markov-chain corpus of 800 tokens that uses
+    tokens 0..4 only (half held out): a teacher must be told V = 6, it cannot infer it."""
     torch = pytest.importorskip("torch")
-    from catlm.analysis.pretrained import pretrained_report
     from catlm.models.gpt import GPT, GPTConfig
     from catlm.runs.loading import Loaded
     config = GPTConfig(vocab=6, context=16, layers=1, heads=1, dim=8)
@@ -150,68 +214,74 @@ def tiny(tmp_path_factory):
     torch.manual_seed(1)
     fresh = GPT(config).eval()
     rng = np.random.default_rng(0)
-    P = rng.dirichlet(np.full(6, 0.4), size=6)
+    P = rng.dirichlet(np.full(5, 0.4), size=5)
     tokens = [0]
-    for _ in range(399):
-        tokens.append(int(rng.choice(6, p=P[tokens[-1]])))
-    out = tmp_path_factory.mktemp("report")
-    loaded = Loaded(model, None, Path(out / "tiny-run"), {"meta": {"source": "tiny.gguf"},
-                                                          "train_config": {"val_fraction": 0.5}})
+    for _ in range(799):
+        tokens.append(int(rng.choice(5, p=P[tokens[-1]])))
+    loaded = Loaded(model, None, tmp_path / "tiny-run", {"meta": {"source": "tiny.gguf"},
+                                                         "train_config": {"val_fraction": 0.5}})
+    return Tiny(model, fresh, loaded, np.array(tokens), tmp_path)
+
+
+@pytest.fixture
+def report(tiny):
     steps = []
 
     def progress(what, step):
         steps.append(what)
         return step()
 
-    report = pretrained_report(loaded, fresh, tokens, NgramSource, "toy", out, order=1, k=3, seed=2,
-                               budget=BUDGET, progress=progress)
-    return model, fresh, np.array(tokens), out, report, steps
-
-
-def test_the_report_announces_its_steps_and_counts_its_tokens(tiny):
-    model, fresh, tokens, out, report, steps = tiny
+    found = tiny.report(order=1, k=3, seed=2, budget=BUDGET, progress=progress)
     assert steps == STEPS
+    return found
+
+
+def test_the_report_counts_its_tokens_and_announces_its_steps(tiny, report):
     data = report.data
     assert report.title == "catlm analyze: tiny-run (pretrained)"
     assert (data["target"], data["corpus"], data["order"], data["vocab"], data["dim"]) == \
-        (str(out / "tiny-run"), "toy", 1, 6, 8)
-    assert (data["corpus_tokens"], data["teacher_tokens"]) == (400, 150)
+        (str(tiny.out / "tiny-run"), "toy", 1, 6, 8)
+    assert (data["corpus_tokens"], data["teacher_tokens"]) == (800, 150)
     assert data["budget"] == asdict(BUDGET)
-    assert data["ngram_entropies"] == pytest.approx({str(r): plug_in_entropy(list(tokens), r) for r in (0, 1)})
+    assert data["ngram_entropies"] == pytest.approx({str(r): plug_in_entropy(list(tiny.tokens), r) for r in (0, 1)})
     assert [f.file for f in report.figures] == ["metric_spectrum.png"]
-    assert (out / "metric_spectrum.png").stat().st_size > 0
+    assert report.figures[0].caption == "Top eigenvalues of the pullback metric of the real head"
+    assert (tiny.out / "metric_spectrum.png").stat().st_size > 0
 
 
-def test_the_report_decomposes_the_nll_against_the_teacher_of_the_held_out_half(tiny):
+def test_the_report_decomposes_the_nll_against_the_teacher_of_the_held_out_half(tiny, report):
+    """320 held-out tokens in windows of 8: 319 positions with a context, read in two slices
+    (256 + 63) whose means are weighted by their positions."""
     from catlm.analysis import estimators as est
-    model, fresh, tokens, out, report, _ = tiny
-    held_out = tokens[200:]
-    teacher = NgramSource.from_sequence(held_out[:150], 1, 6, cyclic=True)
-    for who, m in (("trained", model), ("untrained", fresh)):
-        whole = est.nll_decomposition_vs_teacher(m, held_out[:128], teacher, block=16)
+    teacher = tiny.teacher()
+    for who, m in (("trained", tiny.model), ("untrained", tiny.fresh)):
+        whole = est.nll_decomposition_vs_teacher(m, tiny.held_out[:320], teacher, block=8)
         r = report.data[who]
         for name in ("cross_entropy", "kl", "entropy", "observed_nll"):
             assert r[name] == pytest.approx(getattr(whole, name), rel=1e-10)
-        assert r["positions"] == whole.positions == 127             # the first token has no context
+        assert r["positions"] == whole.positions == 319
         assert r["identity_gap"] < 1e-9
-        assert r["predictive_entropy"] == pytest.approx(est.predictive_entropy(m, held_out[:128], 16), rel=1e-10)
+        assert r["predictive_entropy"] == pytest.approx(est.predictive_entropy(m, tiny.held_out[:320], 8), rel=1e-10)
     assert report.data["trained"]["kl"] != pytest.approx(report.data["untrained"]["kl"])
 
 
-def test_the_report_metric_is_the_dense_metric_at_the_seeded_contexts(tiny):
+def dense_spectra(tiny, seed, contexts):
     from catlm.analysis import estimators as est
-    model, _, tokens, _, report, _ = tiny
-    W, b = est.head_weights(model)
-    hidden = est.read(model, tokens[200:328], block=16).hidden
-    picked = np.sort(np.random.default_rng(2).choice(len(hidden), size=4, replace=False))
-    dense = [np.linalg.eigvalsh(pullback_metric(W, h, b))[::-1] for h in hidden[picked]]
+    W, b = est.head_weights(tiny.model)
+    hidden = est.read(tiny.model, tiny.held_out[:320], block=8).hidden
+    picked = np.sort(np.random.default_rng(seed).choice(len(hidden), size=contexts, replace=False))
+    return W, b, hidden[picked], [np.linalg.eigvalsh(pullback_metric(W, h, b))[::-1] for h in hidden[picked]]
+
+
+def test_the_report_metric_is_the_dense_metric_at_the_seeded_contexts(tiny, report):
+    W, b, hs, dense = dense_spectra(tiny, 2, 4)
     metric = report.data["metric"]
     np.testing.assert_allclose(metric["mean_spectrum"], np.mean([d[:3] for d in dense], axis=0), rtol=1e-8)
     expected = {"top_share (λ1/tr g)": np.mean([d[0] / d.sum() for d in dense]),
                 "top-k share of tr g": np.mean([d[:3].sum() / d.sum() for d in dense]),
                 "λ1/λk": np.mean([d[0] / d[2] for d in dense]), "tr g": np.mean([d.sum() for d in dense])}
     assert metric["summary"] == pytest.approx(expected, rel=1e-8)
-    averaged = np.linalg.eigvalsh(averaged_metric(W, hidden[picked], bias=b))[::-1]
+    averaged = np.linalg.eigvalsh(averaged_metric(W, hs, bias=b))[::-1]
     np.testing.assert_allclose(metric["averaged_spectrum"], averaged[:3], rtol=1e-8)
     assert metric["averaged_summary"] == pytest.approx(
         {"top_share (λ1/tr g)": averaged[0] / averaged.sum(), "top-k share of tr g": averaged[:3].sum() / averaged.sum(),
@@ -221,45 +291,112 @@ def test_the_report_metric_is_the_dense_metric_at_the_seeded_contexts(tiny):
                                           for name in expected)
 
 
-def test_the_report_aligns_the_principal_components_of_the_context_means(tiny):
+def expected_alignment(tiny, teacher, contexts, components, k, seed):
     from catlm.analysis import estimators as est
     from catlm.analysis.alignment import alignment_with_baselines
-    model, fresh, tokens, _, report, _ = tiny
-    held_out = tokens[200:]
-    teacher = NgramSource.from_sequence(held_out[:150], 1, 6, cyclic=True)
-    states, twin = (est.context_states(m, est.read(m, held_out[:128], block=16), teacher, 20) for m in (model, fresh))
+    states, twin = (est.context_states(m, est.read(m, tiny.held_out[:320], block=8), teacher, contexts)
+                    for m in (tiny.model, tiny.fresh))
     P = teacher.kernel_sparse()[states.rows].toarray()
     K = np.sqrt(P) @ np.sqrt(P).T
-    expected = alignment_with_baselines(principal_components(states.hidden, states.law, 4), states.law, K, 3,
-                                        2, principal_components(twin.hidden, twin.law, 4))
-    found, expected = report.data["alignment"], expected.to_dict()
+    return alignment_with_baselines(principal_components(states.hidden, states.law, components), states.law, K, k,
+                                    seed, principal_components(twin.hidden, twin.law, components)).to_dict()
+
+
+def assert_same_alignment(found, expected):
     assert set(found) == set(expected) == {"k", "eigenvalues", "model", "random", "permuted", "untrained"}
-    assert found["k"] == 3
+    assert found["k"] == expected["k"]
     np.testing.assert_allclose(found["eigenvalues"], expected["eigenvalues"], rtol=1e-9)
     for who in ("model", "random", "permuted", "untrained"):
         for score in ("angles_deg", "mean_angle_deg", "ky_fan", "cka"):
             np.testing.assert_allclose(found[who][score], expected[who][score], rtol=1e-7, atol=1e-6)
-    assert report.tables[3].header == ("representation", "mean angle (deg)", "Ky Fan ratio", "CKA")
+
+
+def test_the_report_aligns_the_principal_components_of_the_most_frequent_contexts(tiny, report):
+    """The teacher's 4 most frequent contexts of 5; 2 principal directions
+    of E[h | context], so span{1, h} is a proper subspace and the angles are not all 0."""
+    assert tiny.teacher().kernel_sparse().shape[0] == 5
+    expected = expected_alignment(tiny, tiny.teacher(), 4, 2, 3, 2)
+    assert len(expected["eigenvalues"]) == 4 and max(expected["model"]["angles_deg"]) > 1.0
+    assert_same_alignment(report.data["alignment"], expected)
     assert [row[0] for row in report.tables[3].rows] == ["model", "random", "permuted", "untrained"]
 
 
-def test_the_report_tables_and_summary_read_the_measured_values(tiny):
-    _, _, _, _, report, _ = tiny
+def test_the_report_defaults_are_order_2_k_8_and_seed_0(tiny):
+    from dataclasses import replace
+    budget = replace(BUDGET, alignment_contexts=12, components=4)
+    data = tiny.report(budget=budget).data
+    assert data["order"] == 2 and data["alignment"]["k"] == 8
+    assert_same_alignment(data["alignment"], expected_alignment(tiny, tiny.teacher(2), 12, 4, 8, 0))
+    _, _, _, dense = dense_spectra(tiny, 0, 4)
+    np.testing.assert_allclose(data["metric"]["mean_spectrum"], np.mean([d[:3] for d in dense], axis=0), rtol=1e-8)
+
+
+def test_the_report_tables_read_the_measured_values(report):
     data, t, u = report.data, report.data["trained"], report.data["untrained"]
     entropy_rows = (("H̄(k_head) predictive entropy", "predictive_entropy"), ("CE vs teacher", "cross_entropy"),
                     ("KL(teacher ‖ model)", "kl"), ("H(W|C) teacher", "entropy"), ("observed NLL", "observed_nll"),
                     ("max |CE − KL − H|", "identity_gap"), ("positions", "positions"))
+    titles_and_headers = [
+        ("Entropy and the NLL identity against the teacher (nats/token)", ("quantity", "trained", "untrained")),
+        ("n-gram conditional entropies of the corpus, on the model's tokens (nats)", ("order r", "H(W | last r tokens)")),
+        ("Pullback metric g*(h) by Lanczos (top 3), means over 4 contexts, and the averaged metric Ḡ",
+         ("summary", "per context", "Ḡ")),
+        ("Spectral alignment with the top-3 eigenfunctions of M_K (K_BC)",
+         ("representation", "mean angle (deg)", "Ky Fan ratio", "CKA"))]
+    assert [(table.title, table.header) for table in report.tables] == titles_and_headers
     assert report.tables[0].rows == tuple((name, t[key], u[key]) for name, key in entropy_rows)
-    assert report.tables[0].header == ("quantity", "trained", "untrained")
     assert report.tables[1].rows == tuple((int(r), h) for r, h in data["ngram_entropies"].items())
-    assert report.tables[1].header == ("order r", "H(W | last r tokens)")
-    assert report.tables[2].header == ("summary", "per context", "Ḡ")
-    assert report.tables[3].rows[0][1:] == (np.mean(data["alignment"]["model"]["angles_deg"]),
-                                            data["alignment"]["model"]["ky_fan"], data["alignment"]["model"]["cka"])
-    assert report.summary[0].endswith("(tiny.gguf): head V = 6, d = 8; corpus `toy`, 400 tokens in the "
-                                      "model's own tokenizer.")
-    assert report.summary[1] == (f"The model reads {t['positions']} held-out positions in windows of 16 tokens; "
-                                 "the teacher is the order-1 plug-in source of 150 held-out tokens.")
+    alignment = data["alignment"]
+    assert report.tables[3].rows == tuple((who, alignment[who]["mean_angle_deg"], alignment[who]["ky_fan"],
+                                           alignment[who]["cka"]) for who in ("model", "random", "permuted", "untrained"))
+
+
+def test_the_report_summary_reads_the_measured_values(tiny, report):
+    data, t, u = report.data, report.data["trained"], report.data["untrained"]
+    metric, alignment = data["metric"], data["alignment"]
     h0, h1 = data["ngram_entropies"]["0"], data["ngram_entropies"]["1"]
-    assert report.summary[2] == (f"Predictive entropy H̄(k_head) = {t['predictive_entropy']:.3f} nats against the "
-                                 f"corpus's n-gram entropies H_0 = {h0:.3f}, H_1 = {h1:.3f} (nats).")
+    mean_angle = {who: alignment[who]["mean_angle_deg"] for who in ("model", "untrained", "random", "permuted")}
+    assert report.summary == (
+        f"Converted run `{tiny.out / 'tiny-run'}` (tiny.gguf): head V = 6, d = 8; corpus `toy`, 800 tokens in "
+        "the model's own tokenizer.",
+        "The model reads 319 held-out positions in windows of 8 tokens; the teacher is the order-1 plug-in "
+        "source of 150 held-out tokens.",
+        f"Predictive entropy H̄(k_head) = {t['predictive_entropy']:.3f} nats against the corpus's n-gram "
+        f"entropies H_0 = {h0:.3f}, H_1 = {h1:.3f} (nats).",
+        f"CE = KL + H: {t['cross_entropy']:.3f} = {t['kl']:.3f} + {t['entropy']:.3f} "
+        f"(max gap {t['identity_gap']:.1e}); untrained twin KL {u['kl']:.3f}.",
+        f"g*(h) by Lanczos at 4 contexts: λ1/tr g = {metric['summary']['top_share (λ1/tr g)']:.3f}, top-3 share "
+        f"{metric['summary']['top-k share of tr g']:.3f} (products over the tokens carrying mass 1 − 1e-12: "
+        f"error ≤ {metric['operator_norm_error_bound']:.1e} in operator norm).",
+        f"Spectral alignment (K_BC, top 3, E[h | context] on its top 2 principal directions, 4 contexts): mean "
+        f"angle {mean_angle['model']:.1f}° trained, {mean_angle['untrained']:.1f}° untrained, "
+        f"{mean_angle['random']:.1f}° Gaussian features, {mean_angle['permuted']:.1f}° permuted rows.")
+    unknown = replace_meta(tiny, {})
+    assert unknown.summary[0].startswith(f"Converted run `{tiny.out / 'tiny-run'}` (?): head V = 6")
+
+
+def replace_meta(tiny, state):
+    from dataclasses import replace
+    tiny.loaded = replace(tiny.loaded, state=state)      # no meta, no val_fraction: the default 0.1
+    return tiny.report(order=1, k=3, seed=2, budget=replace(BUDGET, tokens=64))
+
+
+def test_the_report_plots_both_spectra_on_a_log_scale(tiny, monkeypatch):
+    from catlm.analysis import report as rp
+    calls = []
+
+    def line_plot(out, name, series, **labels):
+        calls.append((out, name, series, labels))
+        return rp.Figure(name, labels["caption"])
+
+    monkeypatch.setattr(rp, "line_plot", line_plot)
+    data = tiny.report(order=1, k=3, seed=2, budget=BUDGET).data
+    [(out, name, series, labels)] = calls
+    assert (out, name) == (tiny.out, "metric_spectrum.png")
+    assert labels == {"title": "g*(h) top spectrum (Lanczos)", "xlabel": "i", "ylabel": "λ_i", "log": True,
+                      "caption": "Top eigenvalues of the pullback metric of the real head"}
+    assert list(series) == ["mean over contexts", "averaged metric Ḡ"]
+    for label, key in (("mean over contexts", "mean_spectrum"), ("averaged metric Ḡ", "averaged_spectrum")):
+        x, y = series[label]
+        assert list(x) == [1, 2, 3]
+        np.testing.assert_allclose(y, data["metric"][key], rtol=1e-15)
