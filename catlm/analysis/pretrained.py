@@ -198,7 +198,7 @@ def pretrained_report(loaded, fresh, tokens, source, corpus: str, out, *, order:
     alignment = progress("spectral alignment (model, random, permuted, untrained)", lambda: aligned_components(
         model, fresh, trained, untrained, teacher, k, budget, seed))
     counted = (len(tokens), min(len(held_out), budget.teacher_tokens))
-    return _document(loaded, corpus, order, k, budget, counted, teacher, entropies, r, metric, alignment, out)
+    return _document(loaded, corpus, order, k, budget, counted, entropies, r, metric, alignment, out)
 
 
 def _entropy_and_nll(model, readout, teacher) -> dict:
@@ -227,7 +227,7 @@ def _metrics(model, readout, budget: Budget, seed: int) -> dict:
             "error_bound": 3 * budget.tail * float(np.max(np.einsum("vd,vd->v", W, W)))}
 
 
-def _document(loaded, corpus, order, k, budget, counted, teacher, entropies, r, metric, alignment, out):
+def _document(loaded, corpus, order, k, budget, counted, entropies, r, metric, alignment, out):
     n_tokens, teacher_tokens = counted
     from catlm.analysis import report as rp
     W = loaded.model.head.weight
