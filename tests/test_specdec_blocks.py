@@ -32,6 +32,13 @@ def test_vocabulary_4_three_drafts_three_tokens(P, Q, continuation):
     assert as_dict(law) == k_step_law(P, 3, 1, first_order)
 
 
+def test_shift_successor_drops_the_oldest_token_and_appends_the_new_one():
+    # order 3 over 2 tokens: state = 4 · oldest + 2 · middle + newest; s -> 2 s + x mod 8
+    assert shift_successor(2, 3).tolist() == [[0, 1], [2, 3], [4, 5], [6, 7],
+                                              [0, 1], [2, 3], [4, 5], [6, 7]]
+    assert shift_successor(3, 1).tolist() == [[0, 1, 2]] * 3  # order 1: the state is the token
+
+
 @settings(max_examples=20, deadline=None)
 @given(rational_kernels(9, 3), rational_kernels(9, 3), st.integers(1, 2))
 def test_order_two_states_shift_the_last_two_tokens(P, Q, gamma):
@@ -220,6 +227,9 @@ def test_two_tokens_reaching_one_state_add_their_overlaps():
     assert expected_tokens_per_call(P2, Q2, 2, _parity).tolist() == [F(55, 24), F(77, 36)]
     assert per_token_acceptance_rate(P2, Q2, 2, _parity).tolist() == [F(31, 48), F(41, 72)]
     assert block_law(P2, Q2, 2, 1, _parity).expected_length == F(77, 36)
+    start = [F(1, 3), F(2, 3)]  # 1/3 · 55/24 + 2/3 · 77/36 = 473/216; rate (473/216 - 1) / 2
+    assert expected_tokens_per_call(P2, Q2, 2, _parity, start) == F(473, 216)
+    assert per_token_acceptance_rate(P2, Q2, 2, _parity, start) == F(257, 432)
     assert successor_table(_parity, 2, 3).tolist() == [[0, 1, 0], [1, 0, 1]]
 
 
@@ -281,7 +291,10 @@ def test_every_refusal_names_the_argument_and_says_what_to_do():
         expected_tokens_per_call(good, good, 1, start_law=[0.5, 0.6])
     with pytest.raises(WiringError, match=r"start_law must have shape \(2,\); got \(3,\)"):
         acceptance_by_position(good, good, 1, start_law=[0.5, 0.25, 0.25])
-    with pytest.raises(SpecError, match="per-token acceptance rate needs gamma >= 1 drafted"):
+    with pytest.raises(KernelError, match=r"^P is not a Markov kernel: row 1"):
+        target_law(bad, 1, 0)
+    with pytest.raises(SpecError, match=r"^the per-token acceptance rate needs gamma >= 1 "
+                                        r"drafted tokens$"):
         per_token_acceptance_rate(good, good, 0)
     with pytest.raises(SpecError, match=r"gamma \(drafts per call\) must be an int >= 0; got 1.5"):
         block_law(good, good, 1.5, 0)
