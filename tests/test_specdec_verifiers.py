@@ -117,3 +117,17 @@ def test_a_bad_target_row_is_named_p(rule):
         rule.output_law([F(1, 2), F(1, 3)], [F(1, 2), F(1, 2)])
     with pytest.raises(WiringError, match=r"^p must be one distribution of shape \(V,\); got shape \(1, 2\)"):
         rule.output_law([[F(1, 2), F(1, 2)]], [F(1, 2), F(1, 2)])
+
+
+def test_the_tie_with_the_threshold_is_relative_to_it():
+    # τ = ε = 1/8 exactly (δ e^{-H} ≈ 0.34). Token 0 lies 4·10^-12 τ above τ (accepted when
+    # drafted); token 1 lies 4·10^-13 τ above it (on τ: kept, not accepted); token 2 lies
+    # 4·10^-12 τ below it (not kept); token 3 ≈ 5/8.
+    tau = F(1, 8)
+    p = [tau * (1 + F(4, 10**12)), tau * (1 + F(4, 10**13)), tau * (1 - F(4, 10**12))]
+    p.append(1 - sum(p))
+    rule = Typical(epsilon=0.125, delta=1.0)
+    assert rule.output_law(p, [F(1), F(0), F(0), F(0)]).accepted == 1
+    node = rule.output_law(p, [F(0), F(1), F(0), F(0)])
+    kept = p[0] + p[1] + p[3]
+    assert node.accepted == 0 and list(node.law) == [p[0] / kept, p[1] / kept, 0, p[3] / kept]

@@ -84,9 +84,9 @@ class Typical:
         tau = typical_threshold(p, self.epsilon, self.delta)
         # τ = δ·exp(-H) is rounded, yet an exact p can meet it exactly (a uniform p with δ = 1 has
         # every token on τ = 1/V): a token within TIE_RTOL of τ sits on it, kept but not accepted.
-        on_tau = np.abs(p - tau) <= TIE_RTOL * tau
-        typical = (p > tau) & ~on_tau
-        kept = typical | on_tau | (np.arange(p.size) == argmax(p))  # max p ≥ exp(-H) ≥ τ
+        gap = (p - tau) / tau
+        typical = gap > TIE_RTOL
+        kept = (gap >= -TIE_RTOL) | (np.arange(p.size) == argmax(p))  # max p ≥ exp(-H) ≥ τ
         fallback = np.where(kept, p, 0 * p)
         fallback = fallback / fallback.sum()
         law, accepted = zeros(p.shape, p), 0 * one(p)
