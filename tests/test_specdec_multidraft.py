@@ -328,6 +328,8 @@ def test_a_depth_one_tree_is_the_node_law_and_bad_trees_are_refused():
     assert error.value.hint == "use Single, SpecInfer, WithoutReplacement or Deterministic"
     with pytest.raises(SpecError, match=r"^k \(drafts per node\) must be an int >= 1; got 0"):
         tree_prefix_law(P, P, SpecInfer(), (1, 0), 0)
+    with pytest.raises(SpecError, match=r"^the single-draft rule verifies k = 1 draft, not 2"):
+        tree_prefix_law(P, P, Single(), (2,), 0)  # each node is drafted with its own width
     with pytest.raises(WiringError, match=r"^state 2 is outside the 2 states"):
         tree_prefix_law(P, P, SpecInfer(), (1,), 2)
 
