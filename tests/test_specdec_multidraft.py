@@ -14,6 +14,7 @@ from catlm.decoding import (VERIFIERS, Deterministic, Greedy, Single, SpecInfer,
                             specinfer_accept_closed_form, total_variation, tree_prefix_law,
                             typical_threshold)
 from catlm.decoding.blocks import shift_successor
+from catlm.decoding.multidraft import chain_law
 from catlm.errors import KernelError, SpecError, WiringError
 from specdec_oracles import (as_dict, first_order, float_kernel, k_step_law, rational_kernels,
                              residual_oracle)
@@ -348,3 +349,15 @@ def test_one_draft_by_default_and_the_draws_each_rule_enumerates():
         one_draft = rule.output_law(p, q)
         assert list(one_draft.law) == list(rule.output_law(p, q, 1).law)
         assert one_draft.accepted == rule.output_law(p, q, 1).accepted
+
+
+def test_chain_law_by_hand_and_without_drafts():
+    # p = (1/2, 1/2): draft 0 from δ_0 is accepted with 1/2; else p_2 = δ_1 and draft 1 from
+    # q_2 = (1/3, 2/3) is accepted with min(1, 1/(2/3)) = 1: P(accept) = 1, and p is emitted.
+    p = np.array([F(1, 2), F(1, 2)], dtype=object)
+    node = chain_law(p, [(0, np.array([F(1), F(0)], dtype=object)),
+                         (1, np.array([F(1, 3), F(2, 3)], dtype=object))])
+    assert list(node.law) == list(p) and node.accepted == 1
+    node = chain_law(np.array([0.25, 0.75]), ())   # no draft: sample p itself, accept nothing
+    assert node.law.dtype == np.float64 and list(node.law) == [0.25, 0.75]
+    assert isinstance(node.accepted, float) and node.accepted == 0.0
