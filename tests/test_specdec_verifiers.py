@@ -101,7 +101,7 @@ def test_typical_parameters_at_their_bounds():
 
 @pytest.mark.parametrize("rule", [Greedy(), Typical()], ids=["greedy", "typical"])
 def test_exact_rows_stay_exact_and_float_rows_stay_float(rule):
-    # The draft never hits the argmax (and is never typical), so nothing is accepted.
+    # First the draft never hits the argmax (and is never typical): nothing is accepted.
     p_exact, q_exact = [F(0), F(1, 50), F(49, 50)], [F(1), F(0), F(0)]
     node = rule.output_law(p_exact, q_exact, 2)
     assert node.law.dtype == object and all(type(x) is F for x in node.law)
@@ -109,6 +109,9 @@ def test_exact_rows_stay_exact_and_float_rows_stay_float(rule):
     node = rule.output_law([0.0, 0.02, 0.98], [1.0, 0.0, 0.0], 2)
     assert node.law.dtype == np.float64 and list(node.law) == [0.0, 0.0, 1.0]
     assert isinstance(node.accepted, float) and node.accepted == 0.0
+    node = rule.output_law([0.0, 0.02, 0.98], [0.0, 0.0, 1.0], 2)   # now the draft is accepted
+    assert node.law.dtype == np.float64 and list(node.law) == [0.0, 0.0, 1.0]
+    assert node.accepted == 1.0
 
 
 @pytest.mark.parametrize("rule", [Greedy(), Typical()], ids=["greedy", "typical"])
