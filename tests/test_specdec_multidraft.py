@@ -293,10 +293,12 @@ def test_the_single_draft_rule_refuses_several_drafts_with_a_hint():
     assert error.value.hint == "use 'specinfer' or 'without_replacement' for k > 1"
 
 
-def test_the_closed_form_names_its_arguments():
+def test_the_closed_form_by_hand_and_its_refusals():
     p = [F(1, 2), F(1, 2)]
     assert specinfer_accept_closed_form(p, [[F(1), F(0)], [F(1), F(0)]]) == F(1, 2)
     assert specinfer_accept_closed_form(p, [[F(1), F(0)], [F(0), F(1)]]) == 1  # p_2 = δ_1
+    none = specinfer_accept_closed_form([0.5, 0.5], np.empty((0, 2)))  # no drafter: 1 - (empty Π)
+    assert isinstance(none, float) and none == 0.0
     with pytest.raises(KernelError, match=r"^p is not a Markov kernel"):
         specinfer_accept_closed_form([F(1, 2)], [[F(1)]])
     with pytest.raises(KernelError, match=r"^q is not a Markov kernel"):
