@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,21 @@ WITHOUT_EXAMPLES = {
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_module_examples(name):
+def test_module_examples(name, tmp_path, monkeypatch):
+    # examples write to tempfile.mkdtemp(), as a reader would; here those folders land in tmp_path,
+    # which pytest removes, instead of piling up in the system's temporary folder
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
     # a module with no example passes testmod vacuously: only the listed ones may have none
     assert result.attempted > 0 or name in WITHOUT_EXAMPLES, f"{name} has no >>> example"
+
+
+def test_examples_leave_nothing_in_the_system_temporary_folder(tmp_path, monkeypatch):
+    system = Path(tempfile.gettempdir())
+    before = set(system.iterdir())
+    for name in ("catlm.drawing.render", "catlm.data.corpus", "catlm.runs.folder"):
+        (tmp_path / name).mkdir()
+        test_module_examples(name, tmp_path / name, monkeypatch)
+    assert set(system.iterdir()) - before == set()

@@ -47,7 +47,7 @@ def test_rotary_scores_depend_only_on_the_offset():
     assert torch.allclose(rotate(q, c.double(), s.double()).norm(), q.norm())  # a rotation
 
 
-def _naive(block, x, start=0):
+def _naive(bb, block, x, start=0):
     """Grouped-query attention by loops over heads: the kv head of query head h is h // group."""
     attn = block.self_attn
     B, T, _ = x.shape
@@ -55,7 +55,7 @@ def _naive(block, x, start=0):
     q = attn.q_proj(x).view(B, T, attn.heads, dh)
     k = attn.k_proj(x).view(B, T, attn.kv_heads, dh)
     v = attn.v_proj(x).view(B, T, attn.kv_heads, dh)
-    cos, sin = attn.rotary(start, T, x.device)
+    cos, sin = bb.rotary(start, T, x.device)
     out = []
     for h in range(attn.heads):
         qh = rotate(q[:, :, h].unsqueeze(1), cos, sin)[:, 0]
@@ -74,7 +74,19 @@ def test_grouped_query_attention_equals_the_naive_loop(kv_heads):
     block = bb.blocks[0]
     h = block.input_layernorm(x)
     with torch.no_grad():
-        assert torch.allclose(block.self_attn(h, None, 0, 0), _naive(block, h), atol=1e-6)
+        rotation = bb.rotary(0, 6, x.device)
+        assert torch.allclose(block.self_attn(h, rotation, None, 0), _naive(bb, block, h), atol=1e-6)
+
+
+def test_the_rotation_is_computed_once_per_call_and_shared_by_every_layer():
+    bb = Llama(dim=16, layers=3, heads=4, kv_heads=2, ffn=24, context=16).eval()
+    calls = []
+    bb.rotary.register_forward_hook(lambda module, args, out: calls.append(args[:2]))
+    with torch.no_grad():
+        bb(torch.randn(1, 5, 16))
+        bb(torch.randn(1, 2, 16), cache=bb.new_cache(), start_pos=0)
+    assert calls == [(0, 5), (0, 2)]
+    assert [name for name, _ in bb.named_buffers()] == ["rotary.inv_freq"]  # one table, not one per layer
 
 
 def test_cached_decoding_equals_the_full_pass_and_caches_kv_heads_only():

@@ -1,6 +1,7 @@
 """Blocks of γ drafts with a bonus token: exact block laws, k-token marginals, tokens per call."""
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction as F
 
 import numpy as np
@@ -10,8 +11,9 @@ from hypothesis import strategies as st
 
 from catlm.decoding import (acceptance_by_position, block_law, expected_tokens_per_call,
                             iid_per_token_rate, iid_tokens_per_call, per_token_acceptance_rate,
-                            prefix_law, shift_successor, target_law)
-from catlm.errors import SpecError, WiringError
+                            prefix_law, shift_successor, successor_table, target_law,
+                            transfer_matrix)
+from catlm.errors import KernelError, SpecError, WiringError
 from specdec_oracles import as_dict, first_order, float_kernel, k_step_law, rational_kernels
 
 
@@ -28,6 +30,13 @@ def test_first_k_emitted_tokens_follow_the_target_exactly(P, Q, gamma, k, state,
 def test_vocabulary_4_three_drafts_three_tokens(P, Q, continuation):
     law = prefix_law(P, Q, 3, 3, 1, continuation=continuation)
     assert as_dict(law) == k_step_law(P, 3, 1, first_order)
+
+
+def test_shift_successor_drops_the_oldest_token_and_appends_the_new_one():
+    # order 3 over 2 tokens: state = 4 · oldest + 2 · middle + newest; s -> 2 s + x mod 8
+    assert shift_successor(2, 3).tolist() == [[0, 1], [2, 3], [4, 5], [6, 7],
+                                              [0, 1], [2, 3], [4, 5], [6, 7]]
+    assert shift_successor(3, 1).tolist() == [[0, 1, 2]] * 3  # order 1: the state is the token
 
 
 @settings(max_examples=20, deadline=None)
@@ -135,3 +144,184 @@ def test_bad_arguments_raise_catlm_errors():
         block_law(np.eye(2), np.eye(2), -1, 0)
     with pytest.raises(SpecError, match="choose from speculative, target"):
         prefix_law(np.eye(2), np.eye(2), 1, 1, 0, continuation="greedy")
+
+
+def _shift(s: int, x: int) -> int:  # order-two states over 3 tokens: state = 3 * older + newer
+    return (s % 3) * 3 + x
+
+
+def _accepted_mass(P, Q, i: int, state: int, successor) -> F:
+    """P(drafts 1..i all accepted | state) by brute force over the V^i draft paths.
+
+    A draft ``x`` is drafted with Q[s, x] and kept with min(1, P/Q): together min(P, Q)[s, x].
+    """
+    total = F(0)
+    for path in itertools.product(range(len(P[0])), repeat=i):
+        s, weight = state, F(1)
+        for x in path:
+            weight, s = weight * min(P[s][x], Q[s][x]), successor(s, x)
+        total += weight
+    return total
+
+
+def _all_fractions(values) -> bool:
+    return all(type(v) is F for v in np.ravel(values))
+
+
+@settings(max_examples=15, deadline=None)
+@given(rational_kernels(9, 3), rational_kernels(9, 3), st.integers(1, 2),
+       st.lists(st.integers(1, 4), min_size=9, max_size=9))
+def test_order_two_states_through_the_transfer_matrix_rates_and_tokens_per_call(P, Q, gamma,
+                                                                                weights):
+    table = shift_successor(3, 2)
+    At = np.full((9, 9), F(0), dtype=object)  # Ã[s, s'] = Σ_{x: shift(s, x) = s'} min(P, Q)[s, x]
+    for s, x in itertools.product(range(9), range(3)):
+        At[s, _shift(s, x)] += min(P[s, x], Q[s, x])
+    assert transfer_matrix(P, Q, table).tolist() == At.tolist()
+    rates = [[_accepted_mass(P, Q, i, s, _shift) for s in range(9)] for i in range(1, gamma + 1)]
+    assert acceptance_by_position(P, Q, gamma, table).tolist() == rates
+    assert acceptance_by_position(P, Q, gamma, _shift).tolist() == rates
+    tokens = [1 + sum(rate[s] for rate in rates) for s in range(9)]
+    assert expected_tokens_per_call(P, Q, gamma, table).tolist() == tokens
+    assert per_token_acceptance_rate(P, Q, gamma, table).tolist() == [
+        (t - 1) / gamma for t in tokens]
+    start = np.array([F(w, sum(weights)) for w in weights], dtype=object)
+    assert expected_tokens_per_call(P, Q, gamma, table, start) == sum(
+        w * t for w, t in zip(start, tokens))
+    assert per_token_acceptance_rate(P, Q, gamma, table, start) == sum(
+        w * (t - 1) for w, t in zip(start, tokens)) / gamma
+    assert acceptance_by_position(P, Q, gamma, table, start).tolist() == [
+        sum(w * r for w, r in zip(start, rate)) for rate in rates]
+
+
+@settings(max_examples=15, deadline=None)
+@given(rational_kernels(9, 3), rational_kernels(9, 3), st.integers(0, 2), st.integers(0, 8),
+       st.integers(1, 2))
+def test_blocks_and_target_laws_of_nine_states_over_three_tokens(P, Q, gamma, state, k):
+    table = shift_successor(3, 2)
+    blocks = block_law(P, Q, gamma, state, table)
+    assert blocks.total() == 1
+    assert blocks.expected_length == 1 + sum(
+        _accepted_mass(P, Q, i, state, _shift) for i in range(1, gamma + 1))
+    assert as_dict(target_law(P, k, state, table)) == k_step_law(P, k, state, _shift)
+    assert as_dict(target_law(P, k, state, _shift)) == k_step_law(P, k, state, _shift)
+
+
+# Two states, three tokens, s' = (s + x) mod 2: tokens 0 and 2 lead to the same state.
+P2 = np.array([[F(1, 2), F(1, 4), F(1, 4)], [F(1, 3), F(1, 3), F(1, 3)]], dtype=object)
+Q2 = np.array([[F(1, 4), F(1, 4), F(1, 2)], [F(1, 2), F(1, 2), F(0)]], dtype=object)
+
+
+def _parity(s: int, x: int) -> int:
+    return (s + x) % 2
+
+
+def test_two_tokens_reaching_one_state_add_their_overlaps():
+    # min(P, Q) = [[1/4, 1/4, 1/4], [1/3, 1/3, 0]]; from 0: tokens 0, 2 -> 0 and 1 -> 1;
+    # from 1: tokens 0, 2 -> 1 and 1 -> 0.
+    At = [[F(1, 2), F(1, 4)], [F(1, 3), F(1, 3)]]
+    assert transfer_matrix(P2, Q2, _parity).tolist() == At
+    # Ã 1 = (3/4, 2/3); Ã² 1 = (1/2 · 3/4 + 1/4 · 2/3, 1/3 · 3/4 + 1/3 · 2/3) = (13/24, 17/36)
+    rates = [[F(3, 4), F(2, 3)], [F(13, 24), F(17, 36)]]
+    assert acceptance_by_position(P2, Q2, 2, _parity).tolist() == rates
+    assert expected_tokens_per_call(P2, Q2, 2, _parity).tolist() == [F(55, 24), F(77, 36)]
+    assert per_token_acceptance_rate(P2, Q2, 2, _parity).tolist() == [F(31, 48), F(41, 72)]
+    assert block_law(P2, Q2, 2, 1, _parity).expected_length == F(77, 36)
+    start = [F(1, 3), F(2, 3)]  # 1/3 · 55/24 + 2/3 · 77/36 = 473/216; rate (473/216 - 1) / 2
+    assert expected_tokens_per_call(P2, Q2, 2, _parity, start) == F(473, 216)
+    assert per_token_acceptance_rate(P2, Q2, 2, _parity, start) == F(257, 432)
+    assert successor_table(_parity, 2, 3).tolist() == [[0, 1, 0], [1, 0, 1]]
+
+
+def test_block_law_by_hand_with_one_draft_where_paths_share_a_block():
+    # γ = 1 from state 0 of (P2, Q2): the draft x is kept with min(1, P/Q) = (1, 1, 1/2);
+    # rejection mass (1 - 1/2) · 1/2 = 1/4 goes to the residual norm(max(0, P - Q)) = (1, 0, 0).
+    # Accepted draft x, then a bonus from P[(0 + x) mod 2]:
+    # x = 0 -> P[0] with 1/4, x = 1 -> P[1] with 1/4, x = 2 -> P[0] with 1/2 · 1/2 = 1/4.
+    blocks = block_law(P2, Q2, 1, 0, _parity)
+    assert blocks.by_length[0].tolist() == [F(1, 4), F(0), F(0)]
+    assert blocks.by_length[1].tolist() == [
+        [F(1, 8), F(1, 16), F(1, 16)], [F(1, 12), F(1, 12), F(1, 12)],
+        [F(1, 8), F(1, 16), F(1, 16)]]
+    two = block_law(P2, Q2, 2, 0, _parity).by_length[0]  # rejected first: summed over x_2
+    assert two.tolist() == [F(1, 4), F(0), F(0)]
+
+
+def test_exact_laws_give_fractions_and_float_laws_give_float64():
+    start = np.array([F(1, 3), F(2, 3)], dtype=object)
+    exact = [transfer_matrix(P2, Q2, _parity),
+             acceptance_by_position(P2, Q2, 2, _parity),
+             acceptance_by_position(P2, Q2, 0, _parity),
+             acceptance_by_position(P2, Q2, 2, _parity, start),
+             expected_tokens_per_call(P2, Q2, 2, _parity, start),
+             per_token_acceptance_rate(P2, Q2, 1, _parity),
+             *block_law(P2, Q2, 2, 1, _parity).by_length,
+             target_law(P2, 2, 1, _parity), target_law(P2, 0, 1, _parity),
+             prefix_law(P2, Q2, 1, 2, 0, _parity)]
+    assert all(_all_fractions(value) for value in exact)
+    floats = [transfer_matrix(P2.astype(float), Q2.astype(float), _parity),
+              acceptance_by_position(P2.astype(float), Q2.astype(float), 2, _parity),
+              acceptance_by_position(P2.astype(float), Q2.astype(float), 0, _parity),
+              target_law(P2.astype(float), 0, 1, _parity),
+              block_law(P2.astype(float), Q2.astype(float), 1, 1, _parity).by_length[1]]
+    assert all(np.asarray(value).dtype == np.float64 for value in floats)
+    assert acceptance_by_position(P2, Q2, 0, _parity).shape == (0, 2)
+    assert successor_table(None, 3, 3).tolist() == [[0, 1, 2]] * 3
+
+
+def test_every_refusal_names_the_argument_and_says_what_to_do():
+    good, bad = np.full((2, 2), 0.5), np.array([[0.5, 0.5], [0.5, 0.6]])
+    for call in (transfer_matrix, lambda P, Q: block_law(P, Q, 1, 0)):
+        with pytest.raises(KernelError, match=r"^P is not a Markov kernel: row 1"):
+            call(bad, good)
+        with pytest.raises(KernelError, match=r"^Q is not a Markov kernel: row 1"):
+            call(good, bad)
+    with pytest.raises(WiringError, match=r"^P has 2 tokens but Q has 3") as error:
+        transfer_matrix(good, np.full((2, 3), 1 / 3))
+    assert "share one vocabulary" in error.value.hint
+    with pytest.raises(KernelError, match=r"^P and Q mix exact"):
+        transfer_matrix(P2, Q2.astype(float), _parity)
+    with pytest.raises(WiringError, match=r"P and Q must both be \(S, V\) kernels; "
+                                          r"got \(2, 2\) and \(3, 2\)"):
+        transfer_matrix(good, np.full((3, 2), 0.5))
+    with pytest.raises(WiringError, match=r"P and Q must both be \(S, V\) kernels; "
+                                          r"got \(2,\) and \(2,\)"):
+        transfer_matrix([0.5, 0.5], [0.5, 0.5])
+    with pytest.raises(KernelError, match=r"^start_law is not a Markov kernel: the law"):
+        expected_tokens_per_call(good, good, 1, start_law=[0.5, 0.6])
+    with pytest.raises(WiringError, match=r"start_law must have shape \(2,\); got \(3,\)"):
+        acceptance_by_position(good, good, 1, start_law=[0.5, 0.25, 0.25])
+    with pytest.raises(KernelError, match=r"^P is not a Markov kernel: row 1"):
+        target_law(bad, 1, 0)
+    with pytest.raises(SpecError, match=r"^the per-token acceptance rate needs gamma >= 1 "
+                                        r"drafted tokens$"):
+        per_token_acceptance_rate(good, good, 0)
+    with pytest.raises(SpecError, match=r"gamma \(drafts per call\) must be an int >= 0; got 1.5"):
+        block_law(good, good, 1.5, 0)
+
+
+def test_successor_refusals_name_states_tokens_and_the_fix():
+    P = np.full((3, 2), 0.5)
+    with pytest.raises(WiringError, match="S = V, but P has 3 states and 2 tokens") as error:
+        transfer_matrix(P, P)
+    assert error.value.hint == "pass successor=shift_successor(V, r)"
+    with pytest.raises(WiringError, match=r"successor must be an int table of shape \(3, 2\); "
+                                          r"got float64 \(3, 2\)"):
+        transfer_matrix(P, P, np.zeros((3, 2)))
+    with pytest.raises(WiringError, match=r"of shape \(3, 2\); got int64 \(2, 3\)"):
+        transfer_matrix(P, P, np.zeros((2, 3), dtype=np.int64))
+    with pytest.raises(WiringError, match=r"outside the 3 states \(values 0..3\)"):
+        transfer_matrix(P, P, [[0, 1], [2, 3], [0, 0]])
+    with pytest.raises(WiringError, match=r"outside the 3 states \(values -1..2\)"):
+        transfer_matrix(P, P, [[0, 1], [2, -1], [0, 0]])
+    assert transfer_matrix(P, P, [[0, 1], [2, 2], [0, 0]]).tolist() == [
+        [0.5, 0.5, 0], [0, 0, 1], [1, 0, 0]]
+
+
+@pytest.mark.parametrize("state", [-1, 9])
+def test_a_state_outside_the_chain_is_refused(state):
+    P, table = np.full((9, 3), 1 / 3), shift_successor(3, 2)
+    for call in (lambda: block_law(P, P, 1, state, table), lambda: target_law(P, 1, state, table),
+                 lambda: prefix_law(P, P, 1, 1, state, table)):
+        with pytest.raises(WiringError, match=f"state {state} is outside the 9 states"):
+            call()

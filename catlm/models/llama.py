@@ -72,22 +72,21 @@ def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tenso
 
 
 class GroupedQueryAttention(nn.Module):
-    def __init__(self, dim: int, heads: int, kv_heads: int, rope_base: float):
+    def __init__(self, dim: int, heads: int, kv_heads: int):
         super().__init__()
         self.heads, self.kv_heads, self.d_head = heads, kv_heads, dim // heads
         self.q_proj = nn.Linear(dim, heads * self.d_head, bias=False)
         self.k_proj = nn.Linear(dim, kv_heads * self.d_head, bias=False)
         self.v_proj = nn.Linear(dim, kv_heads * self.d_head, bias=False)
         self.o_proj = nn.Linear(heads * self.d_head, dim, bias=False)
-        self.rotary = Rotary(self.d_head, rope_base)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int, start_pos: int) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rotation: tuple[torch.Tensor, torch.Tensor], cache: KVCache | None,
+                layer: int) -> torch.Tensor:
         B, T, _ = x.shape
         q = self.q_proj(x).view(B, T, self.heads, self.d_head).transpose(1, 2)       # (B, h, T, dh)
         k = self.k_proj(x).view(B, T, self.kv_heads, self.d_head).transpose(1, 2)    # (B, kv, T, dh)
         v = self.v_proj(x).view(B, T, self.kv_heads, self.d_head).transpose(1, 2)
-        cos, sin = self.rotary(start_pos, T, x.device)
-        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        q, k = rotate(q, *rotation), rotate(k, *rotation)
         if cache is not None:
             k, v = cache.extend(layer, k, v)  # (B, kv, past + T, dh): keys cached already rotated
         past = k.shape[-2] - T
@@ -111,15 +110,16 @@ class SwiGLU(nn.Module):
 
 
 class LlamaBlock(nn.Module):
-    def __init__(self, dim: int, heads: int, kv_heads: int, ffn: int, rope_base: float, eps: float):
+    def __init__(self, dim: int, heads: int, kv_heads: int, ffn: int, eps: float):
         super().__init__()
         self.input_layernorm = RMSNorm(dim, eps)
-        self.self_attn = GroupedQueryAttention(dim, heads, kv_heads, rope_base)
+        self.self_attn = GroupedQueryAttention(dim, heads, kv_heads)
         self.post_attention_layernorm = RMSNorm(dim, eps)
         self.mlp = SwiGLU(dim, ffn)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None, layer: int, start_pos: int) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cache, layer, start_pos)
+    def forward(self, x: torch.Tensor, rotation: tuple[torch.Tensor, torch.Tensor], cache: KVCache | None,
+                layer: int) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), rotation, cache, layer)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -131,8 +131,8 @@ class Llama(nn.Module):
         super().__init__()
         _check_heads(dim, heads, kv_heads)
         self.dim, self.layers, self.heads, self.kv_heads, self.context = dim, layers, heads, kv_heads, context
-        self.blocks = nn.ModuleList(LlamaBlock(dim, heads, kv_heads, ffn, rope_base, eps)
-                                    for _ in range(layers))
+        self.blocks = nn.ModuleList(LlamaBlock(dim, heads, kv_heads, ffn, eps) for _ in range(layers))
+        self.rotary = Rotary(dim // heads, rope_base)  # shared: every layer rotates by the same angles
         self.norm = RMSNorm(dim, eps)
         self.apply(_init_weights)
 
@@ -141,8 +141,9 @@ class Llama(nn.Module):
 
     def forward(self, x: torch.Tensor, cache: KVCache | None = None, start_pos: int = 0) -> torch.Tensor:
         _check_positions(self, x.shape[1], cache, start_pos)
+        rotation = self.rotary(start_pos, x.shape[1], x.device)  # once per call, not once per layer
         for layer, block in enumerate(self.blocks):
-            x = block(x, cache, layer, start_pos)
+            x = block(x, rotation, cache, layer)
         return self.norm(x)  # (B, T, d)
 
 
