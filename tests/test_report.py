@@ -126,7 +126,8 @@ def test_plain_makes_every_numpy_value_json_ready():
 
 
 def test_write_report_creates_the_folder_overwrites_and_writes_utf8(tmp_path):
-    report = Report("Entropie (nats)", ("H̄ = 0.5 nats; TV ≤ 1",), (), (), {"H": np.float64(0.5), "x": [np.int64(2)]})
+    report = Report("Entropie (nats)", ("H̄ = 0.5 nats; TV ≤ 1",), (), (),
+                    {"H": np.float64(0.5), "x": [np.int64(2)]})
     out = write_report(report, str(tmp_path / "a" / "b"))
     assert out == tmp_path / "a" / "b"
     assert (out / "report.md").read_bytes().decode("utf-8") == "# Entropie (nats)\n\nH̄ = 0.5 nats; TV ≤ 1\n"
