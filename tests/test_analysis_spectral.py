@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.special import softmax
 
 from catlm.analysis import (alignment_objective, alignment_uniformity, cca, cross_covariances,
-                            dirichlet_energy, disintegrate, ky_fan_optimum, linear_cka,
+                            dirichlet_energy, disintegrate, ky_fan_optimum, laplacian, linear_cka,
                             log_partition, nll_decomposition, operator_spectrum, principal_angles,
                             quadratic_surrogate, similarity_kernel, surrogate_beta)
 from catlm.analysis.divergences import divergence
@@ -199,3 +200,146 @@ def test_bad_inputs():
         operator_spectrum(np.triu(np.ones((3, 3))), [1 / 3] * 3)
     with pytest.raises(SpecError, match="prototypes"):
         similarity_kernel(P, "prototype")
+
+
+def test_defaults_are_the_bhattacharyya_kernel_and_beta_one():
+    _, _, P = setting(9)
+    bc = np.array([[np.sum(np.sqrt(p * q)) for q in P] for p in P])
+    np.testing.assert_allclose(similarity_kernel(P), bc, atol=1e-14)
+    d_h2 = np.array([[np.sum((np.sqrt(p) - np.sqrt(q)) ** 2) for q in P] for p in P])
+    np.testing.assert_allclose(similarity_kernel(P, "hellinger"), np.exp(-d_h2), atol=1e-14)
+
+
+def test_hellinger_kernel_stays_at_most_one_when_bc_rounds_above_one():
+    """K_H = exp(−β d_H²) ≤ 1; a row's BC with itself may round to 1 + 2⁻⁵², which must not
+    turn into a similarity above 1."""
+    P = np.random.default_rng(0).dirichlet(np.ones(4), size=50)
+    roots = np.sqrt(P)
+    assert (np.diag(roots @ roots.T) > 1).any()        # the rounding the kernel must absorb
+    K = similarity_kernel(P, "hellinger", beta=3.0)
+    assert K.max() <= 1.0
+    assert (np.diag(K)[np.diag(roots @ roots.T) >= 1] == 1.0).all()
+
+
+def test_ky_fan_accepts_every_k_from_one_to_n_and_names_a_bad_k():
+    _, law, P = setting(10, n=5)
+    K = similarity_kernel(P, "bhattacharyya")
+    S = np.sqrt(law)[:, None] * K * np.sqrt(law)[None, :]
+    top = np.sort(np.linalg.eigvalsh(S))[::-1]
+    for k in range(1, 6):
+        value, H = ky_fan_optimum(K, law, k)
+        assert value == pytest.approx(top[:k].sum(), rel=1e-12) and H.shape == (5, k)
+    for k in (0, 6):
+        with pytest.raises(SpecError, match=f"^k={k} must lie between 1 and the number of contexts$"):
+            ky_fan_optimum(K, law, k)
+
+
+def test_disintegrate_with_a_stochastic_encoder_matrix():
+    """A soft encoder E (n, m), rows states: K̃ = M⁻¹ Eᵀ D K D E M⁻¹ with M = diag(Eᵀ µ), here by a
+    quadruple loop over contexts and hidden states."""
+    rng, law, P = setting(11, n=6)
+    K = similarity_kernel(P, "linear")
+    E = rng.dirichlet(np.ones(3), size=6)
+    tilde, hidden = disintegrate(K, law, E)
+    mass = [sum(law[x] * E[x, a] for x in range(6)) for a in range(3)]
+    expected = [[sum(law[x] * E[x, a] * K[x, y] * law[y] * E[y, b] for x in range(6) for y in range(6))
+                 / (mass[a] * mass[b]) for b in range(3)] for a in range(3)]
+    np.testing.assert_allclose(tilde, expected, atol=1e-14)
+    np.testing.assert_allclose(hidden, mass, atol=1e-15)
+    hard = np.eye(3)[[0, 2, 1, 1, 0, 2]]                 # a 0/1 matrix agrees with its labels
+    np.testing.assert_allclose(disintegrate(K, law, hard)[0], disintegrate(K, law, [0, 2, 1, 1, 0, 2])[0],
+                               atol=1e-14)
+
+
+def test_every_refusal_names_its_argument_and_says_what_to_do():
+    rng, law, P = setting(12, n=4, V=3)
+    K, A = similarity_kernel(P), rng.normal(size=(4, 2))
+    short = [0.5, 0.25, 0.25]                            # 3 entries for 4 contexts
+    for call in (lambda: operator_spectrum(K, short), lambda: disintegrate(K, short, [0, 1, 1, 0]),
+                 lambda: laplacian(K, short), lambda: dirichlet_energy(K, short, A[:, 0]),
+                 lambda: alignment_objective(K, short, A), lambda: ky_fan_optimum(K, short, 1),
+                 lambda: alignment_uniformity(short, P, A, rng.normal(size=(3, 2)))):
+        with pytest.raises(KernelError, match="^context law has 3 entries but 4 are needed"):
+            call()
+    for call in (lambda: principal_angles(A, A, short), lambda: linear_cka(A, A, short)):
+        with pytest.raises(KernelError, match="^law has 3 entries but 4 are needed"):
+            call()
+    bad_P = np.array([[0.5, 0.6], [0.5, 0.5]])
+    for call in (lambda: similarity_kernel(bad_P),
+                 lambda: alignment_uniformity([0.5, 0.5], bad_P, A[:2], A[:2])):
+        with pytest.raises(KernelError, match="^data kernel is not a Markov kernel: row 0 sums to 1.1"):
+            call()
+    with pytest.raises(KernelError, match="^context 2 has zero mass; L²") as err:
+        operator_spectrum(K, [0.5, 0.25, 0.0, 0.25])
+    assert err.value.hint == "restrict K and µ to the support of µ first"
+    with pytest.raises(KernelError) as err:
+        disintegrate(K, law, [0, 2, 2, 0])
+    assert err.value.message == "hidden state 1 receives no mass"
+    assert err.value.hint == "drop hidden states that no context of positive law reaches"
+    with pytest.raises(KernelError, match="^encoder is not a Markov kernel: row 1 sums to 0.9"):
+        disintegrate(K, law, [[1.0, 0.0], [0.5, 0.4], [0.0, 1.0], [1.0, 0.0]])
+    with pytest.raises(SpecError, match=r"^the prototype kernel needs prototypes=W, the \(V, d\) output "
+                                        r"vectors g\(w\)$"):
+        similarity_kernel(P, "prototype")
+    for shape in ((4, 3), (4,)):                          # not square: refused, not a numpy error
+        with pytest.raises(KernelError, match="^a similarity kernel must be a symmetric square array"):
+            operator_spectrum(np.ones(shape), law)
+
+
+def test_symmetry_is_checked_to_1e_10_also_where_an_entry_is_zero():
+    K = np.eye(3)
+    K[0, 1] = 5e-9                                        # K[1, 0] = 0: asymmetric by 5e-9
+    with pytest.raises(KernelError, match="symmetric"):
+        operator_spectrum(K, [1 / 3] * 3)
+    K[0, 1] = 1e-12
+    np.testing.assert_allclose(operator_spectrum(K, [1 / 3] * 3).eigenvalues, [1 / 3] * 3, atol=1e-12)
+
+
+def test_principal_angles_without_a_law_are_the_euclidean_ones():
+    rng = np.random.default_rng(13)
+    A, B = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    np.testing.assert_allclose(principal_angles(A, B), weighted_angles(A, B, np.ones(7)), atol=1e-10)
+
+
+def test_exact_fraction_inputs_give_the_float_results():
+    """Kernels of catlm's exact backend are object arrays of Fractions: each function reads them
+    as floats and returns float64, equal to what the float copies give."""
+    rng = np.random.default_rng(14)
+    exact = lambda M: np.vectorize(lambda x: Fraction(x).limit_denominator(1000), otypes=[object])(M)
+    law = exact(rng.dirichlet(np.ones(5)))
+    law[-1] = 1 - law[:-1].sum()
+    P = exact(rng.dirichlet(np.ones(3), size=5))
+    P[:, -1] = 1 - P[:, :-1].sum(axis=1)
+    A, B, G = exact(rng.normal(size=(5, 2))), exact(rng.normal(size=(5, 2))), exact(rng.normal(size=(3, 2)))
+    flt = lambda M: np.asarray(M, dtype=float)
+    K = similarity_kernel(P, "prototype", prototypes=G)
+    assert K.dtype == np.float64
+    np.testing.assert_allclose(K, similarity_kernel(flt(P), "prototype", prototypes=flt(G)), atol=1e-14)
+    Kx = exact(K)
+    np.testing.assert_allclose(operator_spectrum(Kx, law).eigenvalues,
+                               operator_spectrum(flt(Kx), flt(law)).eigenvalues, atol=1e-12)
+    energy = dirichlet_energy(K, law, A)
+    assert energy.dtype == np.float64
+    np.testing.assert_allclose(energy, dirichlet_energy(K, flt(law), flt(A)), atol=1e-14)
+    np.testing.assert_allclose(principal_angles(A, B, law), principal_angles(flt(A), flt(B), flt(law)),
+                               atol=1e-12)
+    assert linear_cka(A, B, law) == pytest.approx(linear_cka(flt(A), flt(B), flt(law)), rel=1e-12)
+
+
+def test_dirichlet_energy_of_one_function_is_a_python_float():
+    rng, law, P = setting(15)
+    value = dirichlet_energy(similarity_kernel(P), law, rng.normal(size=8))
+    assert type(value) is float
+
+
+def test_an_encoder_into_a_product_of_hidden_sets_reads_its_trailing_axes_as_one_codomain():
+    """An encoder kernel X → A ⊗ B of shape (n, 2, 2) is the (n, 4) kernel onto the pairs (a, b),
+    as every catlm kernel reads its trailing axes (here, two hidden bits per context)."""
+    rng, law, P = setting(16, n=6)
+    K = similarity_kernel(P, "bhattacharyya")
+    E = rng.dirichlet(np.ones(4), size=6)
+    tilde, hidden = disintegrate(K, law, E.reshape(6, 2, 2))
+    flat_tilde, _ = disintegrate(K, law, E)
+    np.testing.assert_allclose(tilde, flat_tilde, atol=1e-15)
+    np.testing.assert_allclose(hidden, law @ E, atol=1e-15)
+    assert tilde.shape == (4, 4)

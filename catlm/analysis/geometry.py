@@ -64,8 +64,8 @@ def top_eigenpairs(W: np.ndarray, p: np.ndarray, k: int) -> tuple[np.ndarray, np
     if k >= d - 1:  # Lanczos needs k < d; a d×d matrix is cheap to form then
         values, vectors = np.linalg.eigh(_metric_from_probs(W, p))
     else:
-        operator = spla.LinearOperator((d, d), matvec=lambda v: metric_matvec(W, p, v),
-                                       matmat=lambda V: metric_matvec(W, p, V), dtype=float)
+        # ARPACK asks for one product g* v at a time: only matvec is ever called
+        operator = spla.LinearOperator((d, d), matvec=lambda v: metric_matvec(W, p, v), dtype=float)
         values, vectors = spla.eigsh(operator, k=k, which="LA")
     order = np.argsort(values)[::-1][:k]
     return values[order], vectors[:, order]

@@ -11,7 +11,8 @@ see ``multidraft``) emit exactly ``p``. The two rules below test the draft again
 * ``typical`` (Medusa, Cai et al. 2024): accept the first draft with ``p(x) > τ``,
   ``τ = min(ε, δ·exp(-H(p)))`` (H in nats, ε = 0.09, δ = 0.3 by default); otherwise sample from
   ``p`` restricted to ``{y : p(y) ≥ τ}`` (Medusa's ``get_typical_one_token``; it always holds
-  ``argmax p`` when ``δ ≤ 1``, since ``max p ≥ exp(-H)``). **Lossy**: on
+  ``argmax p`` when ``δ ≤ 1``, since ``max p ≥ exp(-H)``). A token within ``TIE_RTOL`` (relative)
+  of τ counts as on τ, since τ is computed in floating point. **Lossy**: on
   ``p = (1/2, 1/4, 1/4)``, ``q = (1/4, 1/4, 1/2)`` every token is typical, the node emits ``q``,
   and ``TV(out, p) = 1/4``.
 
@@ -55,6 +56,9 @@ class Greedy:
         return NodeLaw(point_mass(best, p.shape[-1], p), accepted)
 
 
+TIE_RTOL = 1e-12  # relative distance to τ within which p(y) counts as equal to τ
+
+
 def typical_threshold(p, epsilon: float = 0.09, delta: float = 0.3) -> float:
     """Medusa's ``τ = min(ε, δ·exp(-H(p)))`` with the Shannon entropy H in nats."""
     entropy = -sum(float(x) * math.log(float(x)) for x in np.asarray(p).ravel() if x > 0)
@@ -78,12 +82,16 @@ class Typical:
     def output_law(self, p, q, k: int = 1) -> NodeLaw:
         p = as_row(p, "p")
         tau = typical_threshold(p, self.epsilon, self.delta)
-        kept = (p >= tau) | (np.arange(p.size) == argmax(p))  # argmax: safe from round-off in τ
+        # τ = δ·exp(-H) is rounded, yet an exact p can meet it exactly (a uniform p with δ = 1 has
+        # every token on τ = 1/V): a token within TIE_RTOL of τ sits on it, kept but not accepted.
+        gap = (p - tau) / tau
+        typical = gap > TIE_RTOL
+        kept = (gap >= -TIE_RTOL) | (np.arange(p.size) == argmax(p))  # max p ≥ exp(-H) ≥ τ
         fallback = np.where(kept, p, 0 * p)
         fallback = fallback / fallback.sum()
         law, accepted = zeros(p.shape, p), 0 * one(p)
         for draw in SpecInfer().draws(p, q, k):
-            first = next((x for x, _ in draw.steps if p[x] > tau), None)
+            first = next((x for x, _ in draw.steps if typical[x]), None)
             law = law + draw.weight * (fallback if first is None else point_mass(first, p.size, p))
             accepted = accepted + (0 if first is None else draw.weight)
         return NodeLaw(law, accepted)
