@@ -57,7 +57,7 @@ def test_order_two_states_shift_the_last_two_tokens(P, Q, gamma):
 @given(rational_kernels(4, 4), rational_kernels(4, 4), st.integers(0, 3))
 def test_block_law_is_a_law_with_lengths_one_to_gamma_plus_one(P, Q, gamma):
     blocks = block_law(P, Q, gamma, 0)
-    assert blocks.total() == 1 and len(blocks.by_length) == gamma + 1
+    assert blocks.total() == 1 and len(blocks.by_length) == gamma + 1 and blocks.gamma == gamma
     first_token = sum(law.sum(axis=tuple(range(1, law.ndim))) for law in blocks.by_length)
     assert list(first_token) == list(P[0])
 

@@ -66,7 +66,6 @@ def _as_tokens(tokens) -> torch.Tensor:
     return tokens
 
 
-@torch.no_grad()
 def read(model, tokens, block: int | None = None, limit: int | None = None, batch: int = 16) -> Readout:
     """Hidden states over non-overlapping windows of ``block`` tokens (default: the model's context)."""
     tokens = _as_tokens(tokens)[:limit]
@@ -76,8 +75,9 @@ def read(model, tokens, block: int | None = None, limit: int | None = None, batc
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    hidden = torch.cat([model.hidden(windows[i:i + batch].to(device)).to("cpu", torch.float64)
-                        for i in range(0, len(windows), batch)])               # (B, T, d)
+    with torch.no_grad():
+        hidden = torch.cat([model.hidden(windows[i:i + batch].to(device)).to("cpu", torch.float64)
+                            for i in range(0, len(windows), batch)])           # (B, T, d)
     model.train(was_training)
     position = (starts[:, None] + torch.arange(block)).reshape(-1)
     offset = torch.arange(block).repeat(len(starts))
@@ -312,7 +312,6 @@ def _fit_probe(hidden, base_logits, target, steps: int, weight_decay: float) -> 
 
 # --- a model's own K-step kernel ---------------------------------------------------------------
 
-@torch.no_grad()
 def rollout_kernel(model, prefix, steps: int, batch: int = 512) -> np.ndarray:
     """The model's own K-step kernel after ``prefix``: Q^(K)(w_1..w_K) = Π_j q(w_j | prefix, w_<j),
     an array (V,)*K summing to 1, by uncached forwards over every continuation (V**K of them:
@@ -334,7 +333,8 @@ def rollout_kernel(model, prefix, steps: int, batch: int = 512) -> np.ndarray:
         for i in range(0, len(paths), batch):
             chunk = torch.as_tensor(np.column_stack([np.tile(prefix, (len(paths[i:i + batch]), 1)),
                                                      paths[i:i + batch]]), device=device)
-            logits = model.head(model.hidden(chunk))[:, -1].to("cpu", torch.float64)
+            with torch.no_grad():
+                logits = model.head(model.hidden(chunk))[:, -1].to("cpu", torch.float64)
             rows.append(torch.log_softmax(logits, -1).numpy())
         log_q = np.concatenate(rows)                                         # (paths, V)
         log_law = (log_law[:, None] + log_q).ravel()

@@ -81,16 +81,17 @@ def _figures(figures) -> list[str]:
 
 
 def plain(value):
-    """JSON-ready: arrays to lists, numpy scalars to Python numbers, non-finite floats to None."""
+    """JSON-ready: arrays to lists, numpy scalars to Python numbers and bools, non-finite floats to None."""
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return [plain(v) for v in np.asarray(value, dtype=object).tolist()] \
-            if isinstance(value, np.ndarray) else [plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist())   # nested lists of Python scalars; a 0-d array gives its scalar
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
     if isinstance(value, (np.floating, float)):
         return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
+    if isinstance(value, (np.integer, np.bool_)):   # json refuses numpy's bool
+        return value.item()
     return value
 
 
