@@ -167,7 +167,6 @@ def test_independent_joint_has_zero_information_for_every_divergence():
         assert mutual_information(joint, name, **options(name, 2.0)) == pytest.approx(0, abs=1e-12)
 
 
-@pytest.mark.slow
 def test_against_dit():
     dit = pytest.importorskip("dit", reason="the optional test oracle dit is not installed")
     from dit.multivariate import coinformation
