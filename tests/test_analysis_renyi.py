@@ -169,3 +169,10 @@ def test_defaults_and_messages():
     r = np.array([0.0, 0.5, 0.5])
     for alpha in (1.5, 2.0, 3.0):                    # p charges a point r does not: infinite for α > 1
         assert divergence(p, r, "renyi", alpha=alpha) == math.inf
+
+
+def test_order_one_is_the_kl_divergence_written_out():
+    p, q = np.array([0.5, 0.3, 0.2, 0.0]), np.array([0.25, 0.25, 0.4, 0.1])
+    kl = float(mp.fsum(mp.mpf(x) * mp.log(mp.mpf(x) / mp.mpf(y)) for x, y in zip(p, q) if x > 0))
+    assert divergence(p, q, "renyi", alpha=1) == pytest.approx(kl, rel=1e-14)
+    assert divergence(q, p, "renyi", alpha=1) == math.inf  # q puts mass where p has none
