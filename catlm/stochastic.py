@@ -66,21 +66,22 @@ def defect(rows: np.ndarray, atol: float = ATOL,
 
 
 def _float_defect(rows: np.ndarray, atol: float, is_zero) -> tuple[int, str] | None:
-    finite = np.isfinite(rows).all(axis=1)
-    negative = (rows < 0).any(axis=1)
-    with np.errstate(invalid="ignore"):
-        off = np.abs(rows.sum(axis=1) - 1) > atol
-    bad = np.flatnonzero(~finite | negative | off)
+    # two reductions over the array, no full-size temporaries: a NaN or infinite entry makes its
+    # row's sum non-finite (or its minimum -inf), so the row-wise checks below find every bad row
+    with np.errstate(invalid="ignore", over="ignore"):
+        sums, lowest = rows.sum(axis=1), rows.min(axis=1, initial=0.0)
+        bad = np.flatnonzero(~np.isfinite(sums) | (lowest < 0) | (np.abs(sums - 1) > atol))
     if not bad.size:
         return None
     r = int(bad[0])
     row = rows[r]
-    if not finite[r]:
+    if not np.isfinite(row).all():
         return r, f"has the entry {row[~np.isfinite(row)][0]}"
-    if negative[r]:
+    if (row < 0).any():
         c = int(np.flatnonzero(row < 0)[0])
         return r, f"has the negative entry {row[c]:.6g} at column {c}"
-    return r, f"sums to {row.sum():.6g}, not 1"
+    with np.errstate(over="ignore"):
+        return r, f"sums to {row.sum():.6g}, not 1"
 
 
 def _exact_defect(rows: np.ndarray, atol: float, is_zero) -> tuple[int, str] | None:

@@ -25,7 +25,8 @@ from catlm.decoding.scalars import as_laws
 from catlm.errors import KernelError
 from catlm.stochastic import defect
 
-FLOAT_ENTRIES = st.sampled_from([0.0, 0.25, 0.5, 1.0, -0.5, 0.75, math.nan, math.inf])
+FLOAT_ENTRIES = st.sampled_from([0.0, 0.25, 0.5, 1.0, -0.5, 0.75, math.nan, math.inf, -math.inf,
+                                 1e308])  # 1e308: a row whose sum overflows to inf
 EXACT_ENTRIES = st.sampled_from([Fraction(0), Fraction(1, 4), Fraction(1, 2), Fraction(1),
                                  Fraction(-1, 2), Fraction(3, 4)])
 
