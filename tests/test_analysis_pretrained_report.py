@@ -3,8 +3,6 @@ slices, the n-gram entropies) and the whole bounded report on a tiny GPT, agains
 counts made here and the unsliced estimators."""
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +14,7 @@ from catlm.analysis.pretrained import (QUICK, SLICE, Budget, TopSpectrum, _top, 
                                        lanczos_metric, metric_summary, ngram_entropies,
                                        principal_components, sliced, support)
 from catlm.data.ngram import NgramSource
+from counting import plugin_conditional_entropy
 
 
 def test_top_spectrum_summaries():
@@ -142,22 +141,12 @@ def test_slices_cut_the_rows_in_order_and_keep_the_tokens():
     assert [len(p.offset) for p in sliced(readout, 300)] == [300, 215]
 
 
-def plug_in_entropy(tokens, r):
-    """H(W | last r tokens) from the counts of the (r + 1)-grams of the sequence, nats."""
-    grams = Counter(tuple(tokens[i - r:i + 1]) for i in range(r, len(tokens)))
-    contexts = Counter()
-    for gram, count in grams.items():
-        contexts[gram[:-1]] += count
-    total = sum(grams.values())
-    return -sum(c / total * math.log(c / contexts[g[:-1]]) for g, c in grams.items())
-
-
 def test_ngram_entropies_are_the_plug_in_conditional_entropies():
     tokens = [0, 1, 2, 0, 1, 1, 2, 0, 0, 1, 2, 2, 1, 0]
     found = ngram_entropies(NgramSource, np.array(tokens), (0, 1, 2), 3)
     assert list(found) == [0, 1, 2]
     for r in (0, 1, 2):
-        assert found[r] == pytest.approx(plug_in_entropy(tokens, r), rel=1e-12)
+        assert found[r] == pytest.approx(plugin_conditional_entropy(tokens, r), rel=1e-12)
 
 
 def test_the_quick_budget_reads_less_than_the_default():
@@ -244,7 +233,7 @@ def test_the_report_counts_its_tokens_and_announces_its_steps(tiny, report):
         (str(tiny.out / "tiny-run"), "toy", 1, 6, 8)
     assert (data["corpus_tokens"], data["teacher_tokens"]) == (800, 150)
     assert data["budget"] == asdict(BUDGET)
-    assert data["ngram_entropies"] == pytest.approx({str(r): plug_in_entropy(list(tiny.tokens), r) for r in (0, 1)})
+    assert data["ngram_entropies"] == pytest.approx({str(r): plugin_conditional_entropy(list(tiny.tokens), r) for r in (0, 1)})
     assert [f.file for f in report.figures] == ["metric_spectrum.png"]
     assert report.figures[0].caption == "Top eigenvalues of the pullback metric of the real head"
     assert (tiny.out / "metric_spectrum.png").stat().st_size > 0
@@ -389,7 +378,7 @@ def test_a_run_without_meta_holds_out_a_tenth_and_token_ids_may_come_as_floats(t
                                order=1, k=3, seed=2, budget=replace(BUDGET, tokens=64))
     assert report.summary[0].startswith(f"Converted run `{tiny.out / 'tiny-run'}` (?): head V = 6")
     assert (report.data["corpus_tokens"], report.data["teacher_tokens"]) == (800, 80)
-    assert report.data["ngram_entropies"]["1"] == pytest.approx(plug_in_entropy(list(tiny.tokens), 1))
+    assert report.data["ngram_entropies"]["1"] == pytest.approx(plugin_conditional_entropy(list(tiny.tokens), 1))
 
 
 def test_the_report_plots_both_spectra_on_a_log_scale(tiny, monkeypatch):

@@ -14,17 +14,8 @@ from catlm.data import ngram
 from catlm.data.ngram import NgramSource, context_counts, count_ngrams
 from catlm.errors import KernelError, SpecError
 
+from counting import plugin_conditional_entropy  # noqa: E402
 from shared_data import FIGURES, shakespeare_text  # noqa: E402
-
-
-def plugin_conditional_entropy(tokens, r):
-    """H(X_r | X_<r) in nats from Counters of (r+1)-grams and r-grams (the oracle)."""
-    grams = Counter(tuple(tokens[i:i + r + 1]) for i in range(len(tokens) - r))
-    heads = Counter()
-    for gram, count in grams.items():
-        heads[gram[:-1]] += count
-    total = sum(grams.values())
-    return -sum(c / total * math.log(c / heads[g[:-1]]) for g, c in grams.items())
 
 
 def test_small_text_counts_law_kernel_and_successors():
