@@ -18,6 +18,7 @@ from catlm.data.ngram import NgramSource                           # noqa: E402
 from catlm.errors import BackendError, SpecError                   # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig                        # noqa: E402
 from catlm.models.heads import LinearSoftmax                       # noqa: E402
+from token_sources import interleaved, markov_chain                # noqa: E402
 
 
 class TableModel(torch.nn.Module):
@@ -34,24 +35,6 @@ class TableModel(torch.nn.Module):
 
     def hidden(self, idx):
         return self.table[idx]                                   # (B, T, d)
-
-
-def markov_chain(P: np.ndarray, length: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    tokens = np.zeros(length, dtype=np.int64)
-    for t in range(1, length):
-        tokens[t] = rng.choice(len(P), p=P[tokens[t - 1]])
-    return tokens
-
-
-def interleaved(length: int, stay: float, V: int, seed: int) -> np.ndarray:
-    """x_t = x_{t−2} with probability ``stay``, else uniform: two independent chains interleaved."""
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, V, length)
-    for t in range(2, length):
-        if rng.random() < stay:
-            tokens[t] = tokens[t - 2]
-    return tokens
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +143,7 @@ def test_surplus_probe_recovers_each_chain_rule_term():
     """Three interleaved chains (x_t = x_{t−3} w.p. 0.8) and h_t = the last three tokens: both terms
     I(H; W_2 | W_1) and I(H; W_3 | W_1, W_2) are positive; the exact values come from the order-3
     plug-in source of the same sequence (NgramSource.surplus, tested against enumeration)."""
-    V, tokens = 3, interleaved_every(12_000, 3, 0.8, 3, seed=4)
+    V, tokens = 3, interleaved(12_000, 0.8, 3, seed=4, lag=3)
     teacher = NgramSource.from_sequence(tokens, 3, V, cyclic=True)
     term2 = teacher.surplus(2, teacher.suffix_encoder(3)).value
     term3 = teacher.surplus(3, teacher.suffix_encoder(3)).value - term2
@@ -168,15 +151,6 @@ def test_surplus_probe_recovers_each_chain_rule_term():
     assert len(found.terms) == 2 and found.total == pytest.approx(sum(found.terms))
     assert found.terms[0] == pytest.approx(term2, abs=0.04) and found.terms[1] == pytest.approx(term3, abs=0.04)
     assert term2 > 0.2 and term3 > 0.2
-
-
-def interleaved_every(length: int, lag: int, stay: float, V: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    tokens = rng.integers(0, V, length)
-    for t in range(lag, length):
-        if rng.random() < stay:
-            tokens[t] = tokens[t - lag]
-    return tokens
 
 
 def test_rollout_kernel_of_a_bigram_copy_is_the_product_of_its_rows(bigram):

@@ -16,6 +16,7 @@ from catlm.decoding.pit import uncached_pits  # noqa: E402
 from catlm.decoding import runtime  # noqa: E402
 from catlm.decoding.runtime import pit_test, speculative_generate  # noqa: E402
 from catlm.models.gpt import GPT, GPTConfig  # noqa: E402
+from token_sources import interleaved  # noqa: E402
 
 V, PROMPT = 6, [0, 1, 2, 3, 0, 1, 2]
 
@@ -62,23 +63,13 @@ def all_uncached(target, results) -> np.ndarray:
                            for i, r in enumerate(results)])
 
 
-def interleaved(n: int, stay: float, seed: int) -> np.ndarray:
-    """x_t = x_{t−2} with probability ``stay``, else uniform: the law hangs on the token two back."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, V, n)
-    for t in range(2, n):
-        if rng.random() < stay:
-            x[t] = x[t - 2]
-    return x
-
-
 @pytest.fixture(scope="module")
 def models():
     """A target trained briefly on interleaved chains (so a corrupted context changes its law a lot)
     and a random drafter that is often rejected (so rollbacks happen in most blocks)."""
     torch.manual_seed(0)
     target = GPT(GPTConfig(vocab=V, context=64, layers=1, heads=2, dim=16))
-    data = torch.as_tensor(interleaved(20_000, 0.8, 0))
+    data = torch.as_tensor(interleaved(20_000, 0.8, V, 0))
     optimizer = torch.optim.Adam(target.parameters(), lr=2e-2)
     for _ in range(80):
         starts = torch.randint(0, len(data) - 33, (16,))

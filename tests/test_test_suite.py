@@ -12,15 +12,16 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 
-# a planted test file run by a nested pytest below: one skip to be failed, one test that passes
+# a planted test file run by a nested pytest below: one skip to be failed, and one test that
+# passes when the plugin under test is loaded (so the nested run shows a pass beside the failure)
 SKIPPING = '''
 import pytest
 
 def test_needs_something():
     pytest.skip("the frobnicator is absent")
 
-def test_runs():
-    assert 1 + 1 == 2
+def test_the_plugin_is_loaded(request):
+    assert request.config.pluginmanager.has_plugin("no_skips")
 '''
 
 
